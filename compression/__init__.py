@@ -1,0 +1,1 @@
+"""Compression: calibration capture, OSSCAR structured pruning, quantization and export of servable checkpoints."""

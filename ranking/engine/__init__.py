@@ -1,0 +1,1 @@
+"""The embedded engine: an in-process PyTorch scorer over Hugging Face checkpoints."""

@@ -1,0 +1,87 @@
+"""Load a Hugging Face causal-LM checkpoint from a local directory (never from a hub)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class CheckpointError(ValueError):
+    """The model directory is missing or is not a loadable causal-LM checkpoint."""
+
+
+@dataclass
+class LoadedModel:
+    """A model in eval mode on its device, with its tokenizer and what the server reports about it."""
+
+    model: Any
+    tokenizer: Any
+    name: str
+    vocab_size: int
+    device: torch.device
+    dtype: torch.dtype
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise CheckpointError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """`auto` is bfloat16 on CUDA and float32 on CPU (exact scores; bf16 on CPU is opt-in)."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        return DTYPES[name]
+    except KeyError:
+        raise CheckpointError(f"dtype {name!r} not one of {sorted(DTYPES)}") from None
+
+
+def checkpoint_name(model_dir: Path) -> str:
+    """The name a checkpoint gives itself in slmrank.json, else its directory name."""
+    card = model_dir / "slmrank.json"
+    if card.exists():
+        name = json.loads(card.read_text()).get("model_name")
+        if isinstance(name, str) and name:
+            return name
+    return model_dir.resolve().name
+
+
+def load_checkpoint(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """Tokenizer and model from `model_dir`, local files only, in eval mode."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(model_dir)
+    if not (path / "config.json").exists():
+        raise CheckpointError(f"{path} has no config.json; pass a save_pretrained model directory")
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model: Any = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
+    model = model.to(dev).eval()
+    vocab_size = int(model.get_output_embeddings().weight.shape[0])
+    return LoadedModel(model, tokenizer, checkpoint_name(path), vocab_size, dev, torch_dtype)
+
+
+def load_tokenizer(model_dir: str | Path) -> tuple[Any, int, str]:
+    """Tokenizer, vocab size (from config.json) and name, without loading weights: for remote engines."""
+    from transformers import AutoTokenizer
+
+    path = Path(model_dir)
+    config_path = path / "config.json"
+    if not config_path.exists():
+        raise CheckpointError(f"{path} has no config.json; pass a save_pretrained model directory")
+    config = json.loads(config_path.read_text())
+    vocab_size = int(config.get("vocab_size") or config.get("text_config", {}).get("vocab_size", 0))
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return tokenizer, vocab_size, checkpoint_name(path)

@@ -1,0 +1,1 @@
+"""HTTP layer only: create_app(settings), routes, request/response schemas, errors, limits, metrics."""

@@ -1,0 +1,66 @@
+"""Admission limits beyond the schema: sizes, counts, uniqueness and task names, all from Settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ranking.prompt_builder import render_profile
+from service.errors import RequestRejectedError
+from service.schemas import ErrorDetail, RankRequest
+from service.settings import Settings
+
+
+def check_rank_request(req: RankRequest, settings: Settings, tasks: Iterable[str]) -> None:
+    """Raise RequestRejectedError (422) naming every broken field and its limit."""
+    problems = _candidate_problems(req, settings) + _member_problems(req, settings)
+    task = req.task or settings.default_task
+    known = sorted(tasks)
+    if task not in known:
+        problems.append(ErrorDetail(field="task", message=f"unknown task; known tasks: {', '.join(known)}"))
+    if problems:
+        raise RequestRejectedError(422, "invalid_request", "request exceeds a limit or is inconsistent", problems)
+
+
+def _too_long(field: str, value: str, limit: int) -> list[ErrorDetail]:
+    if len(value) > limit:
+        return [ErrorDetail(field=field, message=f"longer than {limit} characters", limit=limit)]
+    if not value.strip():
+        return [ErrorDetail(field=field, message="must not be blank")]
+    return []
+
+
+def _candidate_problems(req: RankRequest, settings: Settings) -> list[ErrorDetail]:
+    k = len(req.candidates)
+    if k == 0:
+        return [ErrorDetail(field="candidates", message="at least one candidate is required", limit=1)]
+    if k > settings.max_candidates:
+        limit = settings.max_candidates
+        return [ErrorDetail(field="candidates", message=f"{k} candidates; at most {limit}", limit=limit)]
+    problems: list[ErrorDetail] = []
+    seen: dict[str, int] = {}
+    for i, cand in enumerate(req.candidates):
+        problems += _too_long(f"candidates[{i}].id", cand.id, settings.max_id_chars)
+        problems += _too_long(f"candidates[{i}].text", cand.text, settings.max_candidate_chars)
+        if cand.id in seen:
+            problems.append(
+                ErrorDetail(field=f"candidates[{i}].id", message=f"duplicate of candidates[{seen[cand.id]}].id")
+            )
+        seen.setdefault(cand.id, i)
+    return problems
+
+
+def _member_problems(req: RankRequest, settings: Settings) -> list[ErrorDetail]:
+    member = req.member
+    problems = _too_long("member.id", member.id, settings.max_id_chars)
+    if member.profile is not None and len(render_profile(member.profile)) > settings.max_profile_chars:
+        limit = settings.max_profile_chars
+        problems.append(ErrorDetail(field="member.profile", message=f"longer than {limit} characters", limit=limit))
+    if len(member.history) > settings.max_history_items:
+        limit = settings.max_history_items
+        msg = f"{len(member.history)} items; at most {limit}"
+        problems.append(ErrorDetail(field="member.history", message=msg, limit=limit))
+        return problems
+    for i, item in enumerate(member.history):
+        problems += _too_long(f"member.history[{i}].item", item.item, settings.max_item_chars)
+        problems += _too_long(f"member.history[{i}].action", item.action, settings.max_item_chars)
+    return problems

@@ -1,0 +1,58 @@
+"""`slmrank serve`: run the HTTP service with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+SETTINGS_EPILOG = """\
+Every option can also be set by an environment variable SLMRANK_<NAME> (e.g. SLMRANK_MAX_CANDIDATES=64);
+command-line flags win. Settings without a flag:
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `serve`."""
+    from service.settings import Settings
+
+    lines = [
+        f"  SLMRANK_{name.upper():<28} {f.description} (default: {f.default})"
+        for name, f in Settings.model_fields.items()
+    ]
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the ranking service (POST /rank)",
+        description="Run the HTTP ranking service on the embedded engine or in front of SGLang/vLLM engines.",
+        epilog=SETTINGS_EPILOG + "\n".join(lines),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", help="interface to bind (SLMRANK_HOST; default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="TCP port (SLMRANK_PORT; default 8000)")
+    parser.add_argument("--model", dest="model_dir", help="checkpoint directory (SLMRANK_MODEL_DIR)")
+    parser.add_argument("--backend", choices=["embedded", "sglang", "vllm"], help="SLMRANK_BACKEND")
+    parser.add_argument("--device", help="auto | cpu | cuda (SLMRANK_DEVICE)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="SLMRANK_DTYPE")
+    parser.add_argument("--engine-urls", help="comma-separated engine URLs (SLMRANK_ENGINE_URLS)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="SLMRANK_LOG_LEVEL")
+    parser.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Validate settings once, then hand the app to uvicorn."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        print(f"slmrank serve: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Access logs carry method, path and status only; bodies (member data) are never logged.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0

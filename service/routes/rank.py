@@ -1,0 +1,98 @@
+"""POST /rank: score k candidates for one member and return them best first."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, Depends
+
+from ranking.member import Candidate, Interaction, Member
+from ranking.ranker import Ranking
+from ranking.scorer import ScorerTimeoutError
+from service.admission import check_rank_request
+from service.dependencies import RankerDep, StateDep, require_api_key
+from service.schemas import ErrorResponse, RankedItem, RankRequest, RankResponse, Timing, Usage
+
+router = APIRouter(tags=["ranking"])
+
+_ERRORS = {
+    400: {"model": ErrorResponse, "description": "Malformed JSON."},
+    401: {"model": ErrorResponse, "description": "Missing or invalid API key (when keys are configured)."},
+    413: {"model": ErrorResponse, "description": "Body larger than SLMRANK_MAX_BODY_BYTES."},
+    422: {"model": ErrorResponse, "description": "A field is invalid or over its limit; details name it."},
+    503: {"model": ErrorResponse, "description": "Not ready, or the engine is at capacity (Retry-After)."},
+    504: {"model": ErrorResponse, "description": "Scoring missed SLMRANK_REQUEST_TIMEOUT_S."},
+}
+
+
+def to_domain(req: RankRequest) -> tuple[Member, list[Candidate]]:
+    """Pydantic bodies -> ranking's plain dataclasses."""
+    history = tuple(Interaction(h.item, h.action, h.timestamp) for h in req.member.history)
+    member = Member(req.member.id, req.member.profile, history)
+    return member, [Candidate(c.id, c.text, c.metadata) for c in req.candidates]
+
+
+def to_response(req: RankRequest, ranking: Ranking, model: str, task: str, total_ms: float) -> RankResponse:
+    ranked = [
+        RankedItem(id=r.candidate.id, score=r.score, rank=r.rank, metadata=r.candidate.metadata) for r in ranking.ranked
+    ]
+    usage = Usage(
+        prompt_tokens=ranking.prompt_tokens,
+        cached_tokens=ranking.cached_tokens,
+        candidates=ranking.num_candidates,
+        history_shown=ranking.num_history_shown,
+    )
+    timing = Timing(engine=round(ranking.engine_ms, 3), total=round(total_ms, 3))
+    return RankResponse(
+        member_id=req.member.id,
+        model=model,
+        task=task,
+        score_type=req.score_type,
+        ranked=ranked,
+        usage=usage,
+        timing_ms=timing,
+    )
+
+
+@router.post(
+    "/rank",
+    response_model=RankResponse,
+    responses=_ERRORS,  # type: ignore[arg-type]
+    dependencies=[Depends(require_api_key)],
+    summary="Rank candidates for a member",
+)
+async def rank(req: RankRequest, state: StateDep, ranker: RankerDep) -> RankResponse:
+    """Score every candidate with the model's next-token label probability and return them best first.
+
+    Ties keep the order the candidates were sent in. `usage.cached_tokens` shows how much of the prompt the
+    engine's prefix cache saved (the member prefix is shared by all k candidates).
+    """
+    started = time.perf_counter()
+    settings = state.settings
+    check_rank_request(req, settings, ranker.tasks)
+    task = req.task or settings.default_task
+    member, candidates = to_domain(req)
+    metrics = state.metrics
+    metrics.candidates.observe(len(candidates))
+    status = "ok"
+    metrics.in_flight.inc()
+    try:
+        deadline = time.monotonic() + settings.request_timeout_s
+        # The deadline is also passed down so engines drop work nobody waits for; wait_for is the backstop.
+        ranking = await asyncio.wait_for(
+            ranker.rank(member, candidates, task, req.top_n, req.score_type, deadline),
+            timeout=settings.request_timeout_s + 1.0,
+        )
+    except TimeoutError:
+        status = "error"
+        raise ScorerTimeoutError("request deadline exceeded") from None
+    except Exception:
+        status = "error"
+        raise
+    finally:
+        metrics.in_flight.dec()
+        metrics.latency.labels(status=status).observe(time.perf_counter() - started)
+    metrics.prompt_tokens.inc(ranking.prompt_tokens)
+    metrics.cached_tokens.inc(ranking.cached_tokens)
+    return to_response(req, ranking, ranker.model_name, task, (time.perf_counter() - started) * 1000.0)

@@ -1,0 +1,155 @@
+"""Request and response bodies of the HTTP API (the stable, documented contract of /rank)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ranking.scores import ScoreType
+
+Metadata = dict[str, Any]
+
+
+class InteractionIn(BaseModel):
+    """One past interaction of the member with an item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: str = Field(..., min_length=1, description="Item text, e.g. 'Heat (1995) | Action|Crime|Thriller'.")
+    action: str = Field("interacted", min_length=1, description="What the member did: 'liked', 'rated 4.5'…")
+    timestamp: int | None = Field(None, description="Unix seconds; orders the history when every item has one.")
+
+
+class MemberIn(BaseModel):
+    """The member to rank for. Personal data: never logged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(..., min_length=1, description="Stable member id; routes the member to one engine replica.")
+    profile: str | dict[str, Any] | None = Field(
+        None, description="Free text, or fields rendered as 'key: value' in the order given."
+    )
+    history: list[InteractionIn] = Field(
+        default_factory=list, description="Past interactions, any order; the most recent that fit are shown."
+    )
+
+
+class CandidateIn(BaseModel):
+    """One item to score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(..., min_length=1, description="Unique within the request.")
+    text: str = Field(..., min_length=1, description="Item text shown to the model.")
+    metadata: Metadata | None = Field(None, description="Opaque; returned unchanged with the ranked item.")
+
+
+class RankRequest(BaseModel):
+    """Rank `candidates` for `member` under `task`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "member": {
+                        "id": "u42",
+                        "profile": "favourite genres: Drama, Comedy; average rating: 3.9",
+                        "history": [
+                            {
+                                "item": "Heat (1995) | Action|Crime|Thriller",
+                                "action": "rated 4.5",
+                                "timestamp": 1530000000,
+                            },
+                        ],
+                    },
+                    "candidates": [
+                        {
+                            "id": "m1",
+                            "text": "Toy Story (1995) | Adventure|Animation|Children|Comedy|Fantasy",
+                        },
+                        {
+                            "id": "m2",
+                            "text": "Casino (1995) | Crime|Drama",
+                            "metadata": {"source": "trending"},
+                        },
+                    ],
+                    "task": "like",
+                    "top_n": 10,
+                }
+            ]
+        },
+    )
+
+    member: MemberIn
+    candidates: list[CandidateIn] = Field(..., description="1..max_candidates items with unique ids.")
+    task: str | None = Field(None, description="Instruction template; the service default when omitted.")
+    top_n: int | None = Field(None, ge=1, description="Return only the best n (all when omitted).")
+    score_type: ScoreType = Field(
+        ScoreType.PROBABILITY,
+        description="'probability' = P(yes)/(P(yes)+P(no)) in [0, 1]; 'log_odds' = log P(yes) - log P(no).",
+    )
+
+
+class RankedItem(BaseModel):
+    """A candidate's place in the ranking. Equal scores keep request order."""
+
+    id: str
+    score: float
+    rank: int = Field(..., description="1 = best.")
+    metadata: Metadata | None = None
+
+
+class Usage(BaseModel):
+    """What scoring cost. cached_tokens: prompt tokens whose KV came from the prefix cache."""
+
+    prompt_tokens: int
+    cached_tokens: int
+    candidates: int
+    history_shown: int = Field(..., description="History items that fit the prompt's token budget.")
+
+
+class Timing(BaseModel):
+    """Milliseconds in the engine and end to end inside the service."""
+
+    engine: float
+    total: float
+
+
+class RankResponse(BaseModel):
+    """Candidates best first."""
+
+    member_id: str
+    model: str
+    task: str
+    score_type: ScoreType
+    ranked: list[RankedItem]
+    usage: Usage
+    timing_ms: Timing
+
+
+class ErrorDetail(BaseModel):
+    """One problem with the request: which field, what is wrong, and the limit if one applies."""
+
+    field: str
+    message: str
+    limit: int | float | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(..., description="Stable machine-readable code, e.g. 'invalid_request', 'overloaded'.")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every 4xx/5xx."""
+
+    error: ErrorBody
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model: str | None = None
+    backend: str | None = None

@@ -1,0 +1,60 @@
+"""The service's one settings object: environment variables with the SLMRANK_ prefix, validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway. `slmrank serve --help` lists them; the README has the table."""
+
+    model_config = SettingsConfigDict(env_prefix="SLMRANK_", frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Interface to bind.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    model_dir: Path = Field(Path("models/default"), description="HF checkpoint directory (tokenizer + weights).")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N (embedded backend).")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Embedded compute dtype.")
+    backend: Literal["embedded", "sglang", "vllm"] = Field("embedded", description="Where prompts are scored.")
+    engine_urls: str = Field("", description="Comma-separated engine base URLs (sglang/vllm backends).")
+    engine_dns: str = Field("", description="host:port of a headless Service resolved to all engine replicas.")
+    engine_prefix_cache: bool = Field(True, description="Embedded engine: radix prefix KV cache on/off.")
+    engine_kv_cache_bytes: int = Field(512 * 2**20, ge=0, description="Embedded engine: KV cache budget, bytes.")
+    engine_max_batch_tokens: int = Field(8192, ge=16, description="Embedded engine: tokens per forward step.")
+    engine_max_queue: int = Field(256, ge=1, description="Embedded engine: queued requests before 503.")
+    default_task: str = Field("like", description="Task used when a request names none.")
+    max_candidates: int = Field(128, ge=1, le=4096, description="Most candidates in one request.")
+    max_candidate_chars: int = Field(1000, ge=1, description="Longest candidate text, characters.")
+    max_id_chars: int = Field(128, ge=1, description="Longest member or candidate id, characters.")
+    max_profile_chars: int = Field(4000, ge=1, description="Longest profile (text or rendered fields).")
+    max_history_items: int = Field(1000, ge=0, description="Most history items accepted (the prompt keeps fewer).")
+    max_item_chars: int = Field(500, ge=1, description="Longest history item or action text, characters.")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body, bytes (413 above).")
+    request_timeout_s: float = Field(10.0, gt=0, description="Deadline for scoring one request (504 after).")
+    api_keys: str = Field("", description="Comma-separated API keys; when set, /rank needs a Bearer key.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+    @field_validator("engine_dns")
+    @classmethod
+    def _dns_has_port(cls, value: str) -> str:
+        if value and (":" not in value or not value.rsplit(":", 1)[1].isdigit()):
+            raise ValueError("engine_dns must be host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _remote_backend_has_engines(self) -> Settings:
+        if self.backend != "embedded" and not (self.engine_urls or self.engine_dns):
+            raise ValueError(f"backend {self.backend!r} needs SLMRANK_ENGINE_URLS or SLMRANK_ENGINE_DNS")
+        return self
+
+    @property
+    def engine_url_list(self) -> list[str]:
+        return [u.strip().rstrip("/") for u in self.engine_urls.split(",") if u.strip()]
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
