@@ -1,1 +1,1 @@
-"""Training: MovieLens examples through the ranking prompt builder, teacher/student training, distillation losses, AUC evaluation."""
+"""Training: MovieLens examples via the ranking prompt builder, teacher/student training, KD losses, AUC."""
