@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from service.body_limit import BodyLimitMiddleware
 from service.engine_factory import build_ranker
 from service.errors import install_error_handlers
-from service.routes import health, metrics, rank
+from service.routes import health, metrics, rank, rerank
 from service.settings import Settings
 from service.state import ServiceState
 from slmrank import __version__
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(rank.router)
+    app.include_router(rerank.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

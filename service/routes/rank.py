@@ -8,11 +8,12 @@ import time
 from fastapi import APIRouter, Depends
 
 from ranking.member import Candidate, Interaction, Member
-from ranking.ranker import Ranking
+from ranking.ranker import Ranker, Ranking
 from ranking.scorer import ScorerTimeoutError
 from service.admission import check_rank_request
 from service.dependencies import RankerDep, StateDep, require_api_key
 from service.schemas import ErrorResponse, RankedItem, RankRequest, RankResponse, Timing, Usage
+from service.state import ServiceState
 
 router = APIRouter(tags=["ranking"])
 
@@ -55,20 +56,8 @@ def to_response(req: RankRequest, ranking: Ranking, model: str, task: str, total
     )
 
 
-@router.post(
-    "/rank",
-    response_model=RankResponse,
-    responses=_ERRORS,  # type: ignore[arg-type]
-    dependencies=[Depends(require_api_key)],
-    summary="Rank candidates for a member",
-)
-async def rank(req: RankRequest, state: StateDep, ranker: RankerDep) -> RankResponse:
-    """Score every candidate with the model's next-token label probability and return them best first.
-
-    Ties keep the order the candidates were sent in. `usage.cached_tokens` shows how much of the prompt the
-    engine's prefix cache saved (the member prefix is shared by all k candidates).
-    """
-    started = time.perf_counter()
+async def score_ranking(req: RankRequest, state: ServiceState, ranker: Ranker, started: float) -> tuple[Ranking, str]:
+    """Admission checks, then rank under the request deadline, recording the request metrics."""
     settings = state.settings
     check_rank_request(req, settings, ranker.tasks)
     task = req.task or settings.default_task
@@ -95,4 +84,22 @@ async def rank(req: RankRequest, state: StateDep, ranker: RankerDep) -> RankResp
         metrics.latency.labels(status=status).observe(time.perf_counter() - started)
     metrics.prompt_tokens.inc(ranking.prompt_tokens)
     metrics.cached_tokens.inc(ranking.cached_tokens)
+    return ranking, task
+
+
+@router.post(
+    "/rank",
+    response_model=RankResponse,
+    responses=_ERRORS,  # type: ignore[arg-type]
+    dependencies=[Depends(require_api_key)],
+    summary="Rank candidates for a member",
+)
+async def rank(req: RankRequest, state: StateDep, ranker: RankerDep) -> RankResponse:
+    """Score every candidate with the model's next-token label probability and return them best first.
+
+    Ties keep the order the candidates were sent in. `usage.cached_tokens` shows how much of the prompt the
+    engine's prefix cache saved (the member prefix is shared by all k candidates).
+    """
+    started = time.perf_counter()
+    ranking, task = await score_ranking(req, state, ranker, started)
     return to_response(req, ranking, ranker.model_name, task, (time.perf_counter() - started) * 1000.0)
