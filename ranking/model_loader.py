@@ -57,6 +57,12 @@ def checkpoint_name(model_dir: Path) -> str:
     return model_dir.resolve().name
 
 
+def is_quantized_checkpoint(model_dir: Path) -> bool:
+    """True for a compressed-tensors export (config.json carries a quantization_config)."""
+    config = json.loads((model_dir / "config.json").read_text())
+    return isinstance(config.get("quantization_config"), dict)
+
+
 def load_checkpoint(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> LoadedModel:
     """Tokenizer and model from `model_dir`, local files only, in eval mode."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -67,8 +73,15 @@ def load_checkpoint(model_dir: str | Path, device: str = "auto", dtype: str = "a
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model: Any = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
-    model = model.to(dev).eval()
+    model: Any
+    if is_quantized_checkpoint(path):
+        from ranking.quantized_linear import load_quantized_model
+
+        # compressed-tensors exports (FP8 / INT8 / W4A16): dequantised on CPU, FP8 matmul on GPUs that have it.
+        model = load_quantized_model(path, dtype=torch_dtype, device=str(dev))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
+        model = model.to(dev).eval()
     vocab_size = int(model.get_output_embeddings().weight.shape[0])
     return LoadedModel(model, tokenizer, checkpoint_name(path), vocab_size, dev, torch_dtype)
 

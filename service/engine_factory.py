@@ -44,7 +44,9 @@ def engine_config(settings: Settings, config_cls: type) -> Any:
         "enable_prefix_cache": settings.engine_prefix_cache,
         "kv_cache_bytes": settings.engine_kv_cache_bytes,
         "max_batch_tokens": settings.engine_max_batch_tokens,
+        "max_batch_requests": settings.engine_max_batch_requests,
         "max_queue": settings.engine_max_queue,
+        "attention_backend": settings.engine_attention_backend,
     }
     fields = getattr(config_cls, "__dataclass_fields__", {})
     return config_cls(**{k: v for k, v in wanted.items() if k in fields})

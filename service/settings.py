@@ -25,7 +25,12 @@ class Settings(BaseSettings):
     engine_prefix_cache: bool = Field(True, description="Embedded engine: radix prefix KV cache on/off.")
     engine_kv_cache_bytes: int = Field(512 * 2**20, ge=0, description="Embedded engine: KV cache budget, bytes.")
     engine_max_batch_tokens: int = Field(8192, ge=16, description="Embedded engine: tokens per forward step.")
+    engine_max_batch_requests: int = Field(32, ge=1, description="Embedded engine: requests per forward step.")
     engine_max_queue: int = Field(256, ge=1, description="Embedded engine: queued requests before 503.")
+    engine_attention_backend: Literal["auto", "sdpa", "sdpa_cascade", "flashinfer"] = Field(
+        "auto",
+        description="Embedded engine attention: auto picks sdpa_cascade on CPU, flashinfer on CUDA if installed.",
+    )
     default_task: str = Field("like", description="Task used when a request names none.")
     max_candidates: int = Field(128, ge=1, le=4096, description="Most candidates in one request.")
     max_candidate_chars: int = Field(1000, ge=1, description="Longest candidate text, characters.")

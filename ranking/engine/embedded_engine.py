@@ -1,89 +1,262 @@
-"""The embedded engine, v0: score k full prompts in right-padded batches with a Hugging Face model.
+"""The embedded engine: radix prefix KV cache, hot prefill, one-pass scoring of k candidates, batching.
 
-No prefix cache yet (every prompt is computed in full); the Scorer interface already carries the shared
-prefix separately so a radix-cached engine can drop in behind it.
+A request's member prefix is looked up in the radix cache; only the uncached tail is computed (in chunks under
+the token budget) and inserted, so the member's next request finds it. All k candidate suffixes then run in one
+pass that reads the shared prefix KV once. Concurrent requests share forward passes: a worker thread runs steps
+planned by the Scheduler; the event loop only queues work and awaits futures.
+
+`ScoreResult.cached_tokens` counts prompt tokens not run through the model, summed over the k full prompts:
+k * prefix_len - (prefix_len - hit_len), i.e. (k - 1) * prefix_len + hit_len, where hit_len is the prefix found
+in the cache when the request started. A first-seen member thus reports (k - 1) * prefix_len (+ any shared
+preamble already cached); a repeat member k * prefix_len. Suffix tokens are never cached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-import time
 from dataclasses import dataclass
 
-import torch
-
+from ranking.engine.engine_metrics import EngineMetrics
+from ranking.engine.model_runner import ForwardItem, ForwardOutput, ModelRunner
+from ranking.engine.radix_cache import RadixCache
+from ranking.engine.scheduler import QueueFullError, Scheduler, StepShare
+from ranking.engine.score_request import ScoreRequest
 from ranking.model_loader import LoadedModel
-from ranking.scorer import ScoreBatch, Scorer, ScoreResult, ScorerTimeoutError, ScorerUnavailableError
+from ranking.scorer import (
+    MetricSample,
+    ScoreBatch,
+    Scorer,
+    ScorerError,
+    ScoreResult,
+    ScorerOverloadedError,
+    ScorerTimeoutError,
+    ScorerUnavailableError,
+)
+
+logger = logging.getLogger(__name__)
+
+ATTENTION_BACKENDS = ("auto", "sdpa", "sdpa_cascade", "flashinfer")
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """How many prompts go into one forward pass."""
+    """Cache, batching and attention settings of the embedded engine."""
 
-    max_batch_size: int = 16
+    enable_prefix_cache: bool = True
+    kv_cache_bytes: int = 512 * 1024 * 1024
+    max_batch_tokens: int = 8192
+    max_batch_requests: int = 32
+    max_queue: int = 256
+    attention_backend: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.max_batch_size < 1:
-            raise ValueError("EngineConfig.max_batch_size must be >= 1")
+        if self.kv_cache_bytes < 0:
+            raise ValueError("EngineConfig.kv_cache_bytes must be >= 0")
+        for name in ("max_batch_tokens", "max_batch_requests", "max_queue"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"EngineConfig.{name} must be >= 1")
+        if self.attention_backend not in ATTENTION_BACKENDS:
+            raise ValueError(f"EngineConfig.attention_backend must be one of {ATTENTION_BACKENDS}")
 
 
 class EmbeddedEngine(Scorer):
-    """In-process scorer: forward passes run on a worker thread, one batch at a time."""
+    """In-process scorer over a LoadedModel; forward passes run on one worker thread."""
 
     name = "embedded"
 
     def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None) -> None:
         self.loaded = loaded
         self.config = config or EngineConfig()
-        self._lock = threading.Lock()
+        self.cache = RadixCache(self.config.kv_cache_bytes) if self.config.enable_prefix_cache else None
+        self.scheduler: Scheduler[ScoreRequest] = Scheduler(
+            self.config.max_queue, self.config.max_batch_tokens, self.config.max_batch_requests
+        )
+        self.stats = EngineMetrics()
+        self.runner: ModelRunner | None = None
+        self._cond = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._stopping = False
         self._ready = False
 
     async def start(self) -> None:
-        """Warm up: one real forward pass so the first request does not pay for lazy initialisation."""
+        """Build the model runner, warm it with one real pass, start the worker thread."""
+        self.runner = await asyncio.to_thread(ModelRunner, self.loaded, self.config.attention_backend)
         bos = self.loaded.tokenizer.bos_token_id or 0
-        warm = ScoreBatch(prefix_ids=(bos, bos), suffix_ids=((bos,),), label_ids=(0, 1))
-        await asyncio.to_thread(self._score_sync, warm)
+        await asyncio.to_thread(self.runner.forward, [ForwardItem([], [bos, bos], [[bos]], [0])])
+        self._stopping = False
+        self._worker = threading.Thread(target=self._run, name="slmrank-engine", daemon=True)
+        self._worker.start()
         self._ready = True
+
+    async def close(self) -> None:
+        """Stop the worker after its current step; queued requests fail as unavailable."""
+        self._ready = False
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._worker is not None:
+            await asyncio.to_thread(self._worker.join)
+            self._worker = None
+        with self._cond:
+            for request in self.scheduler.remove_if(lambda r: True):
+                self._release(request)
+                request.resolve(ScorerUnavailableError("embedded engine closed"))
 
     def is_ready(self) -> bool:
         return self._ready
 
     async def score(self, batch: ScoreBatch) -> ScoreResult:
+        """Queue the batch and wait for its scores (or its deadline)."""
         if not self._ready:
-            raise ScorerUnavailableError("embedded engine is not warmed up yet")
+            raise ScorerUnavailableError("embedded engine is not started")
+        self._validate(batch)
+        if not batch.suffix_ids:
+            return ScoreResult((), 0, 0, self.name)
         left = batch.seconds_left()
         if left is not None and left <= 0:
+            self.stats.timeouts += 1
             raise ScorerTimeoutError("deadline passed before scoring started")
-        return await asyncio.to_thread(self._score_sync, batch)
+        loop = asyncio.get_running_loop()
+        request = ScoreRequest(batch, loop, loop.create_future())
+        with self._cond:
+            try:
+                self.scheduler.submit(request)
+            except QueueFullError:
+                self.stats.rejected += 1
+                raise ScorerOverloadedError("embedded engine queue is full") from None
+            self._cond.notify()
+        try:
+            result: ScoreResult = await asyncio.wait_for(asyncio.shield(request.future), left)
+        except TimeoutError:
+            request.is_cancelled = True  # the worker drops it before its next step
+            self.stats.timeouts += 1
+            raise ScorerTimeoutError("deadline passed while scoring") from None
+        except asyncio.CancelledError:
+            request.is_cancelled = True  # the caller went away: stop spending steps on it
+            raise
+        return result
 
-    def _score_sync(self, batch: ScoreBatch) -> ScoreResult:
-        prompts = [list(batch.prefix_ids) + list(s) for s in batch.suffix_ids]
-        rows: list[tuple[float, ...]] = []
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(prompts), self.config.max_batch_size):
-                if batch.deadline is not None and time.monotonic() > batch.deadline:
-                    raise ScorerTimeoutError("deadline passed while scoring")
-                chunk = prompts[start : start + self.config.max_batch_size]
-                rows.extend(self._label_logprobs(chunk, batch.label_ids))
-        return ScoreResult(tuple(rows), batch.prompt_tokens, cached_tokens=0, engine=self.name)
+    def metrics(self) -> list[MetricSample]:
+        """Cache, batching and queue metrics (names without the service's prefix)."""
+        cache = self.cache
+        gauges = [
+            MetricSample("queue_depth", "gauge", len(self.scheduler.waiting), "Requests waiting for a step."),
+            MetricSample("running_requests", "gauge", len(self.scheduler.running), "Requests being computed."),
+            MetricSample(
+                "kv_cache_bytes_in_use", "gauge", cache.bytes_in_use if cache else 0, "Bytes of cached prefix KV."
+            ),
+            MetricSample("kv_cache_bytes_budget", "gauge", cache.budget_bytes if cache else 0, "KV byte budget."),
+            MetricSample(
+                "prefix_cache_evictions_total", "counter", cache.num_evictions if cache else 0, "Nodes evicted."
+            ),
+            MetricSample(
+                "prefix_cache_evicted_bytes_total", "counter", cache.evicted_bytes if cache else 0, "Bytes evicted."
+            ),
+        ]
+        return [*self.stats.counters(), *gauges, *self.stats.histograms()]
 
-    def _label_logprobs(self, prompts: list[list[int]], label_ids: tuple[int, ...]) -> list[tuple[float, ...]]:
-        """Full-vocab log-probs of the label ids after each prompt; prompts right-padded to one length."""
-        device = self.loaded.device
-        lengths = torch.tensor([len(p) for p in prompts], device=device)
-        width = int(lengths.max())
-        ids = torch.zeros((len(prompts), width), dtype=torch.long, device=device)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(prompts):
-            ids[i, : len(p)] = torch.tensor(p, device=device)
-            mask[i, : len(p)] = 1
-        # Right padding keeps every real token at its natural position id, so scores equal an unpadded pass;
-        # only the last real position goes through lm_head (a [k, V] product instead of [k, T, V]).
-        model = self.loaded.model
-        base = getattr(model, model.base_model_prefix)
-        hidden = base(input_ids=ids, attention_mask=mask).last_hidden_state  # [k, T, H]
-        last = hidden[torch.arange(len(prompts), device=device), lengths - 1]  # [k, H]
-        logits = model.get_output_embeddings()(last).float()  # [k, V]
-        logprobs = torch.log_softmax(logits, dim=-1)[:, list(label_ids)]  # [k, L]
-        return [tuple(float(x) for x in row) for row in logprobs.cpu()]
+    def _validate(self, batch: ScoreBatch) -> None:
+        vocab = self.loaded.vocab_size
+        if not batch.label_ids or not all(0 <= t < vocab for t in batch.label_ids):
+            raise ScorerError("label ids must be non-empty and inside the vocabulary")
+        tokens = [*batch.prefix_ids, *(t for s in batch.suffix_ids for t in s)]
+        if tokens and (min(tokens) < 0 or max(tokens) >= vocab):
+            raise ScorerError("token ids outside the vocabulary")
+        if batch.suffix_ids and not batch.prefix_ids and not all(batch.suffix_ids):
+            raise ScorerError("a prompt is empty")
+
+    def _run(self) -> None:
+        """Worker thread: plan a step, run it, hand out results; sleep while there is nothing to do."""
+        while True:
+            with self._cond:
+                while not self._stopping and not (self.scheduler.waiting or self.scheduler.running):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                self._drop_expired()
+                shares = self.scheduler.schedule(self._admit)
+            if shares:
+                self._step(shares)
+
+    def _drop_expired(self) -> None:
+        for request in self.scheduler.remove_if(lambda r: r.is_cancelled or r.is_expired()):
+            self._release(request)
+            request.resolve(ScorerTimeoutError("deadline passed while queued"))
+
+    def _admit(self, request: ScoreRequest) -> None:
+        """Look the prefix up and lock what matched (first time the request is scheduled)."""
+        self.stats.prefix_queried_tokens += len(request.prefix_ids)
+        if self.cache is None:
+            return
+        match = self.cache.match_prefix(request.prefix_ids)
+        self.cache.inc_lock_ref(match.node)
+        request.node, request.past = match.node, list(match.segments)  # type: ignore[arg-type]
+        request.done_len = request.hit_len = request.cached_len = match.length
+        self.stats.prefix_hit_tokens += match.length
+
+    def _step(self, shares: list[StepShare[ScoreRequest]]) -> None:
+        """One forward pass over every share, then cache new prefix KV and resolve finished requests."""
+        items = [self._item(share) for share in shares]
+        assert self.runner is not None
+        try:
+            outputs = self.runner.forward(items)
+        except Exception:
+            logger.exception("embedded engine forward pass failed")
+            with self._cond:
+                for share in shares:
+                    self._finish(share.request, ScorerError("forward pass failed"))
+            return
+        self.stats.forward_passes += 1
+        self.stats.batch_tokens.observe(sum(item.num_tokens for item in items))
+        self.stats.batch_size.observe(sum(len(item.suffix_ids) for item in items))
+        self.stats.batch_requests.observe(len(items))
+        with self._cond:
+            for share, output in zip(shares, outputs, strict=True):
+                self._advance(share, output)
+
+    @staticmethod
+    def _item(share: StepShare[ScoreRequest]) -> ForwardItem:
+        request = share.request
+        new_ids = request.prefix_ids[request.done_len : request.done_len + share.num_prefix_tokens]
+        suffixes = request.suffix_ids if share.has_suffixes else ()
+        return ForwardItem(list(request.past), new_ids, suffixes, request.batch.label_ids)
+
+    def _advance(self, share: StepShare[ScoreRequest], output: ForwardOutput) -> None:
+        request = share.request
+        if output.prefix_kv is not None:
+            request.past.append(output.prefix_kv)
+            start = request.done_len
+            request.done_len += share.num_prefix_tokens
+            self._cache_chunk(request, start, output)
+        if output.label_logprobs is not None:
+            rows = tuple(tuple(float(x) for x in row) for row in output.label_logprobs.tolist())
+            batch = request.batch
+            cached = batch.prompt_tokens - request.computed_tokens
+            self.stats.requests += 1
+            self.stats.prompt_tokens += batch.prompt_tokens
+            self.stats.cached_tokens += cached
+            self.stats.computed_tokens += request.computed_tokens
+            self._finish(request, ScoreResult(rows, batch.prompt_tokens, cached, self.name))
+
+    def _cache_chunk(self, request: ScoreRequest, start: int, output: ForwardOutput) -> None:
+        """Insert a freshly computed prefix chunk below the request's locked node, and move the lock down."""
+        cache = self.cache
+        if cache is None or request.node is None or request.cached_len != start or output.prefix_kv is None:
+            return  # no cache, or an earlier chunk did not fit the budget: this request's KV stays private
+        node = cache.insert(request.prefix_ids[: request.done_len], output.prefix_kv, start)
+        cache.inc_lock_ref(node)
+        cache.dec_lock_ref(request.node)
+        request.node, request.cached_len = node, cache.depth(node)
+
+    def _finish(self, request: ScoreRequest, value: ScoreResult | ScorerError) -> None:
+        self.scheduler.finish(request)
+        self._release(request)
+        request.resolve(value)
+
+    def _release(self, request: ScoreRequest) -> None:
+        if self.cache is not None and request.node is not None:
+            self.cache.dec_lock_ref(request.node)
+            request.node = None
+        request.past = []

@@ -1,0 +1,243 @@
+"""OSSCAR (Meng et al., ICML 2024): structured pruning of one layer by greedy removal and local-search swaps.
+
+The problem (LayerProblem): keep s groups of inputs and minimise f(S) = min_{Ŵ_S} ‖X(B − Ŵ)‖² + λ̄‖B − Ŵ‖².
+With the damped Gram H (= XᵀX + λ̄I) and G = H B, the optimum on a support S is Ŵ_S = H_SS⁻¹ G_S and
+
+    f(S) = tr(Bᵀ H B) − tr(G_Sᵀ H_SS⁻¹ G_S).
+
+We carry Hinv = H_SS⁻¹ (embedded in a p×p matrix, zero outside S) and the current refit W, and never
+re-invert:
+
+* removing a set T ⊂ S raises f by  δ_T = tr(W_Tᵀ [Hinv_TT]⁻¹ W_T)  (block Optimal Brain Surgeon), and the
+  downdate is  W ← W − Hinv_{:T} Hinv_TT⁻¹ W_T,  Hinv ← Hinv − Hinv_{:T} Hinv_TT⁻¹ Hinv_{T:};
+* adding a set A ∉ S lowers f by  γ_A = tr(r_Aᵀ C_A⁻¹ r_A)  with the residual r_A = G_A − H_{A:} W and the
+  Schur complement C_A = H_AA − H_{A:} Hinv H_{:A}; the update is the bordered-inverse formula.
+
+Greedy backward elimination removes the cheapest groups until s remain; local search then swaps one kept
+group out and one pruned group in, keeping the swap only if f drops. Groups respect the layout's partitions
+(same count kept in every partition) throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from compression.baselines import BASELINE_SCORES, baseline_selection
+from compression.layer_problem import LayerProblem, Selection
+
+
+@dataclass(frozen=True)
+class OsscarConfig:
+    """Solver knobs: how many greedy steps, and the local-search budget."""
+
+    num_greedy_steps: int = 64  # removal is done in this many blocks (1 group per step when fewer groups)
+    max_swap_rounds: int = 20  # 0 turns local search off
+    swap_candidates: int = 8  # cheapest kept groups tried as the one to swap out, per round
+    # Local search also runs from these baselines' supports and the best end point wins: 1-for-1 swaps
+    # stop at local optima, and a second start is cheap insurance that OSSCAR never loses to a refit
+    # baseline.
+    warm_starts: tuple[str, ...] = ("wanda", "magnitude")
+
+    def __post_init__(self) -> None:
+        if self.num_greedy_steps < 1 or self.max_swap_rounds < 0 or self.swap_candidates < 1:
+            raise ValueError("OsscarConfig: steps >= 1, swap rounds >= 0, swap candidates >= 1")
+        unknown = set(self.warm_starts) - set(BASELINE_SCORES)
+        if unknown:
+            raise ValueError(f"OsscarConfig.warm_starts: unknown baselines {sorted(unknown)}")
+
+
+class Support:
+    """A kept set S with its inverse Gram block and least-squares weights, updated in closed form."""
+
+    def __init__(self, problem: LayerProblem):
+        """Start from every group kept: Hinv = H⁻¹ and W = B (the refit of the full support)."""
+        self.problem = problem
+        self.hinv = torch.cholesky_inverse(torch.linalg.cholesky(problem.damped))
+        self.weight = problem.weight.clone()
+        self.kept = torch.ones(problem.layout.num_groups, dtype=torch.bool)
+        self.objective = 0.0
+
+    def clone(self) -> Support:
+        other = Support.__new__(Support)
+        other.problem = self.problem
+        other.hinv, other.weight, other.kept = self.hinv.clone(), self.weight.clone(), self.kept.clone()
+        other.objective = self.objective
+        return other
+
+    def kept_groups(self) -> tuple[int, ...]:
+        return tuple(torch.nonzero(self.kept).reshape(-1).tolist())
+
+    def removal_costs(self) -> torch.Tensor:
+        """δ_g for every group [num_groups] (inf for groups already removed)."""
+        layout = self.problem.layout
+        costs = torch.full((layout.num_groups,), math.inf, dtype=torch.float64)
+        groups = torch.nonzero(self.kept).reshape(-1)
+        if groups.numel():
+            idx = layout.columns(groups.tolist()).reshape(groups.numel(), layout.group_size)
+            w = self.weight[idx]  # [n, k, q]
+            costs[groups] = _quadratic_forms(self.hinv[idx.unsqueeze(2), idx.unsqueeze(1)], w)
+        return costs
+
+    def addition_gains(self) -> torch.Tensor:
+        """γ_a for every group [num_groups] (-inf for groups already kept)."""
+        layout, h = self.problem.layout, self.problem.damped
+        gains = torch.full((layout.num_groups,), -math.inf, dtype=torch.float64)
+        groups = torch.nonzero(~self.kept).reshape(-1)
+        if not groups.numel():
+            return gains
+        n, k = groups.numel(), layout.group_size
+        idx = layout.columns(groups.tolist()).reshape(n, k)
+        h_rows = h[idx]  # [n, k, p]
+        u = torch.einsum("ij,nkj->nki", self.hinv, h_rows)  # Hinv H_{:a} per group, [n, k, p]
+        schur = h[idx.unsqueeze(2), idx.unsqueeze(1)] - torch.einsum("nkp,njp->nkj", h_rows, u)  # C_a [n, k, k]
+        resid = self.problem.target[idx] - torch.einsum("nkp,pq->nkq", h_rows, self.weight)  # r_a [n, k, q]
+        gains[groups] = _quadratic_forms(schur, resid)
+        return gains
+
+    def remove(self, groups: list[int]) -> float:
+        """Drop `groups` from S with the block OBS downdate; returns the objective increase δ_T."""
+        cols = self.problem.layout.columns(groups)
+        hinv_tt = self.hinv[cols][:, cols]
+        w_t = self.weight[cols]
+        solved_w = torch.linalg.solve(hinv_tt, w_t)
+        delta = float((w_t * solved_w).sum())
+        hinv_t = self.hinv[:, cols]
+        self.weight -= hinv_t @ solved_w
+        self.hinv -= hinv_t @ torch.linalg.solve(hinv_tt, self.hinv[cols])
+        self.weight[cols] = 0.0
+        self.hinv[cols] = 0.0
+        self.hinv[:, cols] = 0.0
+        self.kept[groups] = False
+        self.objective += delta
+        return delta
+
+    def add(self, groups: list[int]) -> float:
+        """Bring `groups` back into S with the bordered-inverse update; returns the objective decrease γ_A."""
+        h = self.problem.damped
+        cols = self.problem.layout.columns(groups)
+        h_rows = h[cols]
+        u = self.hinv @ h_rows.T  # [p, a]: H_SS⁻¹ H_SA embedded
+        schur_inv = torch.linalg.inv(h[cols][:, cols] - h_rows @ u)
+        resid = self.problem.target[cols] - h_rows @ self.weight
+        step = schur_inv @ resid
+        gain = float((resid * step).sum())
+        self.weight -= u @ step
+        self.weight[cols] = step
+        self.hinv += u @ schur_inv @ u.T
+        self.hinv[:, cols] = -u @ schur_inv
+        self.hinv[cols] = (-u @ schur_inv).T
+        self.hinv[cols[:, None], cols[None, :]] = schur_inv
+        self.kept[groups] = True
+        self.objective -= gain
+        return gain
+
+
+class Osscar:
+    """Greedy backward elimination then swap local search, with a final exact least-squares refit."""
+
+    def __init__(self, config: OsscarConfig | None = None):
+        self.config = config or OsscarConfig()
+
+    def select(self, problem: LayerProblem, num_keep: int) -> Selection:
+        """Keep `num_keep` groups of `problem`; returns the refit selection."""
+        layout = problem.layout
+        quota = layout.keep_per_partition(num_keep)
+        support = Support(problem)
+        self._greedy(support, quota)
+        greedy_objective = problem.objective(support.kept_groups())
+        support, num_swaps = self._local_search(support, quota)
+        for method in self.config.warm_starts:
+            start = Support(problem)
+            pruned = set(range(layout.num_groups)) - set(baseline_selection(problem, num_keep, method).kept)
+            start.remove(sorted(pruned))
+            start, swaps = self._local_search(start, quota)
+            if start.objective < support.objective:
+                support, num_swaps = start, swaps
+        kept = support.kept_groups()
+        return Selection(
+            kept=kept,
+            weight=problem.refit(kept),
+            method="osscar",
+            greedy_objective=greedy_objective,
+            objective=problem.objective(kept),
+            num_swaps=num_swaps,
+        )
+
+    def _greedy(self, support: Support, quota: int) -> None:
+        """Remove the cheapest groups, a block per step, until every partition holds `quota`."""
+        layout = support.problem.layout
+        to_remove = layout.num_groups - quota * layout.num_partitions
+        per_step = max(1, math.ceil(to_remove / self.config.num_greedy_steps))
+        while to_remove > 0:
+            block = _cheapest(support, quota, min(per_step, to_remove))
+            support.remove(block)
+            to_remove -= len(block)
+
+    def _local_search(self, support: Support, quota: int) -> tuple[Support, int]:
+        """Best-improvement 1-for-1 swaps until none lowers the objective; returns (support, swaps).
+
+        Each round tries the `swap_candidates` cheapest kept groups as the one to drop; for each, the
+        closed-form gains pick the best pruned group to bring back (from the same partition, since the
+        drop left only that partition short). The round's best pair is applied if it lowers f.
+        """
+        num_swaps = 0
+        if not (~support.kept).any():
+            return support, 0
+        for _ in range(self.config.max_swap_rounds):
+            costs = support.removal_costs()
+            best = support
+            for out in torch.argsort(costs)[: self.config.swap_candidates].tolist():
+                if not math.isfinite(float(costs[out])):
+                    break
+                trial = support.clone()
+                trial.remove([out])
+                back = _best_addition(trial, quota, exclude=out)
+                if back is None:
+                    continue
+                trial.add([back])
+                if trial.objective < best.objective * (1 - 1e-12) - 1e-12:
+                    best = trial
+            if best is support:
+                break
+            support, num_swaps = best, num_swaps + 1
+        return support, num_swaps
+
+
+def _quadratic_forms(blocks: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """tr(r_gᵀ A_g⁻¹ r_g) per group: blocks A [n, k, k], rhs r [n, k, q] -> [n]."""
+    if blocks.shape[1] == 1:  # neurons: scalar blocks, a division (batched 1×1 solves are slow)
+        return rhs.pow(2).sum(dim=(1, 2)) / blocks[:, 0, 0]
+    return (rhs * torch.linalg.solve(blocks, rhs)).sum(dim=(1, 2))
+
+
+def _cheapest(support: Support, quota: int, count: int) -> list[int]:
+    """The `count` cheapest kept groups to remove without taking any partition below `quota`."""
+    layout = support.problem.layout
+    costs = support.removal_costs()
+    per_partition = support.kept.reshape(layout.num_partitions, layout.groups_per_partition).sum(dim=1)
+    room = [int(n) - quota for n in per_partition]
+    chosen: list[int] = []
+    for g in torch.argsort(costs).tolist():
+        if len(chosen) == count or not math.isfinite(float(costs[g])):
+            break
+        part = layout.partition_of(g)
+        if room[part] > 0:
+            chosen.append(g)
+            room[part] -= 1
+    return chosen
+
+
+def _best_addition(support: Support, quota: int, exclude: int) -> int | None:
+    """The pruned group (not `exclude`) with the largest gain among partitions holding fewer than `quota`."""
+    layout = support.problem.layout
+    gains = support.addition_gains()
+    gains[exclude] = -math.inf
+    for p in range(layout.num_partitions):
+        span = slice(p * layout.groups_per_partition, (p + 1) * layout.groups_per_partition)
+        if int(support.kept[span].sum()) >= quota:
+            gains[span] = -math.inf
+    best = int(torch.argmax(gains))
+    return best if math.isfinite(float(gains[best])) else None

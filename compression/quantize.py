@@ -1,0 +1,189 @@
+"""Post-training quantization of every decoder Linear (lm_head and embeddings stay in the model dtype).
+
+Schemes (the compressed-tensors presets SGLang and vLLM serve):
+  fp8_dynamic  FP8 e4m3 weights, one scale per output channel; activations FP8 per token at run time.
+               Data-free: round-to-nearest in FP8 is already within ~3% relative per weight.
+  w8a8_int8    SmoothQuant migration, then GPTQ to INT8 per output channel; activations INT8 per token.
+  w4a16        GPTQ to INT4 with one scale per `group_size` inputs; activations stay in the model dtype.
+The model is changed in place only by SmoothQuant (norm and weight rescaling that keeps its function);
+the quantized weights are returned for compression.export to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from compression.calibration import Calibration, CalibrationConfig, decoder_layers
+from compression.gptq import GptqConfig, gptq_quantize, round_to_grid, symmetric_scale
+from compression.smooth_quant import smooth_decoder_layer
+from ranking.quantized_linear import FP8_MAX, QuantArgs, QuantizationScheme
+
+SCHEMES = ("fp8_dynamic", "w8a8_int8", "w4a16")
+LINEAR_NAMES = (
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+)
+# Linears that read the same input share one Gram matrix: calibrate only the first of each set.
+_GRAM_SOURCE = {
+    "self_attn.k_proj": "self_attn.q_proj",
+    "self_attn.v_proj": "self_attn.q_proj",
+    "mlp.up_proj": "mlp.gate_proj",
+}
+_CALIBRATED = ("self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj")
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    """Which scheme, and the knobs of its calibration-based steps."""
+
+    scheme: str = "fp8_dynamic"
+    group_size: int = 128  # w4a16 only
+    smoothing_strength: float = 0.8  # w8a8_int8 only; 0 skips SmoothQuant
+    use_gptq: bool = True  # False: round-to-nearest (the ablation GPTQ is measured against)
+    damp: float = 0.01
+    max_seq_len: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if not 0.0 <= self.smoothing_strength < 1.0:
+            raise ValueError("smoothing_strength must be in [0, 1)")
+
+    @property
+    def needs_calibration(self) -> bool:
+        is_smoothed = self.scheme == "w8a8_int8" and self.smoothing_strength > 0
+        return (self.scheme != "fp8_dynamic" and self.use_gptq) or is_smoothed
+
+    def to_scheme(self) -> QuantizationScheme:
+        """The compressed-tensors description of this scheme."""
+        if self.scheme == "fp8_dynamic":
+            return QuantizationScheme(
+                "float-quantized", QuantArgs(8, "float", "channel"), QuantArgs(8, "float", "token", dynamic=True)
+            )
+        if self.scheme == "w8a8_int8":
+            return QuantizationScheme(
+                "int-quantized", QuantArgs(8, "int", "channel"), QuantArgs(8, "int", "token", dynamic=True)
+            )
+        return QuantizationScheme("pack-quantized", QuantArgs(4, "int", "group", group_size=self.group_size))
+
+
+@dataclass(frozen=True)
+class QuantizedLayer:
+    """A Linear's stored form: values [out, in] (int8 levels or float8_e4m3fn) and scales [out, groups]."""
+
+    values: torch.Tensor
+    scale: torch.Tensor
+    bias: torch.Tensor | None = None
+
+    def dequantize(self) -> torch.Tensor:
+        """Float32 weights [out, in]."""
+        repeat = self.values.shape[1] // self.scale.shape[1]
+        return self.values.float() * self.scale.float().repeat_interleave(repeat, dim=1)
+
+
+def quantize_model(
+    model: nn.Module, sequences: Sequence[Sequence[int]], config: QuantizeConfig, progress: bool = False
+) -> dict[str, QuantizedLayer]:
+    """Quantize every decoder Linear of `model`; returns module name -> QuantizedLayer."""
+    linears = _decoder_linears(model)
+    if config.scheme == "w4a16":
+        bad = [n for n, m in linears.items() if m.in_features % config.group_size]
+        if bad:
+            raise ValueError(f"in_features not a multiple of group_size {config.group_size}: {bad[:3]}")
+    grams: dict[str, torch.Tensor] = {}
+    if config.needs_calibration:
+        grams = _calibrated_grams(model, sequences, config, progress)
+    out: dict[str, QuantizedLayer] = {}
+    for name, linear in _progress(linears.items(), progress):
+        gram = grams.get(_gram_key(name))
+        out[name] = quantize_linear(linear, gram, config)
+    return out
+
+
+def quantize_linear(linear: nn.Linear, gram: torch.Tensor | None, config: QuantizeConfig) -> QuantizedLayer:
+    """One Linear under the configured scheme (gram [in, in] for GPTQ; None means round-to-nearest)."""
+    weight = linear.weight.detach().float()
+    bias = None if linear.bias is None else linear.bias.detach().clone()
+    if config.scheme == "fp8_dynamic":
+        values, scale = fp8_quantize(weight)
+        return QuantizedLayer(values, scale, bias)
+    bits, group = (8, None) if config.scheme == "w8a8_int8" else (4, config.group_size)
+    if gram is not None and config.use_gptq:
+        gptq = GptqConfig(num_bits=bits, group_size=group, damp=config.damp, block_size=max(128, group or 0))
+        levels, scale = gptq_quantize(weight, gram, gptq)
+        return QuantizedLayer(levels, scale, bias)
+    return QuantizedLayer(*rtn_quantize(weight, bits, group), bias)
+
+
+def fp8_quantize(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-output-channel FP8: (float8_e4m3fn [out, in], scale [out, 1]) with max |w| -> 448."""
+    scale = (weight.abs().amax(dim=1, keepdim=True).float() / FP8_MAX).clamp_min(1e-12)
+    return (weight.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn), scale
+
+
+def rtn_quantize(weight: torch.Tensor, num_bits: int, group_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric round-to-nearest: (int8 levels [out, in], scales [out, groups])."""
+    out, num_in = weight.shape
+    group = group_size or num_in
+    grouped = weight.double().reshape(out * (num_in // group), group)
+    scale = symmetric_scale(grouped, num_bits)
+    levels = round_to_grid(grouped, scale, num_bits).reshape(out, num_in)
+    return levels.to(torch.int8), scale.reshape(out, num_in // group).float()
+
+
+def _calibrated_grams(
+    model: nn.Module, sequences: Sequence[Sequence[int]], config: QuantizeConfig, progress: bool
+) -> dict[str, torch.Tensor]:
+    """Gram matrices of the four distinct Linear inputs per layer, after SmoothQuant when it applies."""
+    is_smoothed = config.scheme == "w8a8_int8" and config.smoothing_strength > 0
+    cal_config = CalibrationConfig(targets=_CALIBRATED, max_seq_len=config.max_seq_len, track_absmax=is_smoothed)
+    calibration = Calibration.capture(model, sequences, cal_config, progress=progress)
+    grams = {name: stats.gram for name, stats in calibration.stats.items()}
+    if is_smoothed:
+        for prefix, layer in _layer_prefixes(model):
+            absmax = {
+                key: calibration.stats[prefix + target].absmax
+                for key, target in (("attn", "self_attn.q_proj"), ("mlp", "mlp.gate_proj"), ("down", "mlp.down_proj"))
+            }
+            scales = smooth_decoder_layer(layer, absmax, config.smoothing_strength)
+            for key, target in (("attn", "self_attn.q_proj"), ("mlp", "mlp.gate_proj"), ("down", "mlp.down_proj")):
+                # Inputs became X diag(s)⁻¹, so H becomes diag(s)⁻¹ H diag(s)⁻¹.
+                inv = 1.0 / scales[key]
+                grams[prefix + target] = grams[prefix + target] * inv.unsqueeze(0) * inv.unsqueeze(1)
+    return grams
+
+
+def _decoder_linears(model: nn.Module) -> dict[str, nn.Linear]:
+    found = {}
+    for prefix, layer in _layer_prefixes(model):
+        for local in LINEAR_NAMES:
+            found[prefix + local] = layer.get_submodule(local)
+    return found
+
+
+def _layer_prefixes(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    layers = {id(layer): layer for layer in decoder_layers(model)}
+    return [(name + ".", module) for name, module in model.named_modules() if id(module) in layers]
+
+
+def _gram_key(name: str) -> str:
+    prefix, _, local = name.partition(".layers.")
+    index, _, sub = local.partition(".")
+    return f"{prefix}.layers.{index}.{_GRAM_SOURCE.get(sub, sub)}"
+
+
+def _progress(items, enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(list(items), desc="quantizing", unit="linear")

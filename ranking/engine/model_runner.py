@@ -1,0 +1,188 @@
+"""A forward pass of our own over a Hugging Face decoder's weights, with full control of KV and masks.
+
+Supports the Llama family layout (Qwen3, Qwen2, Llama): embed, per layer input norm -> q/k/v (+ Qwen3's per-head
+q_norm/k_norm) -> RoPE -> attention -> o_proj, post-attention norm -> MLP, final norm, lm_head. The HF modules
+themselves are called for every norm, projection and MLP, so numerics match the transformers forward.
+Several requests ("items") are packed into one token row: every linear layer runs once over all of them, and
+attention runs per item (its cached prefix KV, its new prefix tokens, its k candidate suffixes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ranking.engine.attention import SdpaAttention, make_attention
+from ranking.engine.kv_segment import TensorKVSegment, layer_kv
+from ranking.model_loader import LoadedModel
+
+SUPPORTED_MODEL_TYPES = ("qwen3", "qwen2", "llama")
+
+
+class UnsupportedModelError(ValueError):
+    """The checkpoint's architecture is not one the model runner implements."""
+
+
+@dataclass
+class ForwardItem:
+    """One request's share of a forward pass: KV it already has, new prefix tokens, candidate suffixes."""
+
+    past: Sequence[TensorKVSegment]
+    prefix_ids: Sequence[int]
+    suffix_ids: Sequence[Sequence[int]] = ()
+    label_ids: Sequence[int] = ()
+    past_len: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.past_len = sum(len(s) for s in self.past)
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.prefix_ids) + sum(len(s) for s in self.suffix_ids)
+
+
+@dataclass
+class ForwardOutput:
+    """The new prefix tokens' KV (None if there were none) and [k, len(label_ids)] label log-probs (float32)."""
+
+    prefix_kv: TensorKVSegment | None
+    label_logprobs: torch.Tensor | None
+
+
+def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding as transformers applies it; x [N, heads, d], cos/sin [N, 1, d]."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return (x * cos) + (rotated * sin)
+
+
+class ModelRunner:
+    """Runs packed forward items through a loaded causal LM."""
+
+    def __init__(self, loaded: LoadedModel, attention_backend: str = "sdpa") -> None:
+        model = loaded.model
+        config = model.config
+        if getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
+            raise UnsupportedModelError(
+                f"model type {getattr(config, 'model_type', None)!r} not supported; use one of {SUPPORTED_MODEL_TYPES}"
+            )
+        if getattr(config, "use_sliding_window", False):
+            raise UnsupportedModelError("sliding-window attention is not supported by the embedded engine")
+        self.device = loaded.device
+        self.dtype = loaded.dtype
+        self.base: Any = model.model
+        self.lm_head: Any = model.get_output_embeddings()
+        self.layers: list[Any] = list(self.base.layers)
+        attn = self.layers[0].self_attn
+        self.head_dim = int(attn.head_dim)
+        self.num_kv_heads = int(config.num_key_value_heads)
+        self.num_layers = len(self.layers)
+        self.scale = float(attn.scaling)
+        self.attention: SdpaAttention = make_attention(attention_backend, loaded.device)
+
+    @torch.inference_mode()
+    def forward(self, items: Sequence[ForwardItem]) -> list[ForwardOutput]:
+        """One forward pass over all items; new prefix KV is returned, candidate KV is dropped."""
+        ids, positions = self._pack(items)
+        x = self.base.embed_tokens(ids)[None]  # [1, N, H]
+        cos, sin = self.base.rotary_emb(x, positions[None])
+        cos, sin = cos[0, :, None, :], sin[0, :, None, :]  # [N, 1, d]
+        new_kv: list[list[torch.Tensor]] = [[] for _ in items]
+        for index, layer in enumerate(self.layers):
+            hidden = layer.input_layernorm(x)[0]
+            attn_out = self._attention(index, layer.self_attn, hidden, cos, sin, items, new_kv)
+            x = x + layer.self_attn.o_proj(attn_out)[None]
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        return self._outputs(items, x[0], new_kv)
+
+    def _pack(self, items: Sequence[ForwardItem]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and position ids of all items in one row: prefix tokens, then each suffix from the prefix end."""
+        ids: list[int] = []
+        positions: list[int] = []
+        for item in items:
+            ids.extend(item.prefix_ids)
+            positions.extend(range(item.past_len, item.past_len + len(item.prefix_ids)))
+            context_len = item.past_len + len(item.prefix_ids)
+            for suffix in item.suffix_ids:
+                ids.extend(suffix)
+                positions.extend(range(context_len, context_len + len(suffix)))
+
+        def as_tensor(values: list[int]) -> torch.Tensor:
+            return torch.tensor(values, dtype=torch.long, device=self.device)
+
+        return as_tensor(ids), as_tensor(positions)
+
+    def _attention(
+        self,
+        index: int,
+        attn: Any,
+        hidden: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        items: Sequence[ForwardItem],
+        new_kv: list[list[torch.Tensor]],
+    ) -> torch.Tensor:
+        """Projections for all tokens at once, attention per item; returns [N, heads * d]."""
+        num_tokens = hidden.shape[0]
+        q = attn.q_proj(hidden).view(num_tokens, -1, self.head_dim)
+        k = attn.k_proj(hidden).view(num_tokens, -1, self.head_dim)
+        v = attn.v_proj(hidden).view(num_tokens, -1, self.head_dim)
+        if hasattr(attn, "q_norm"):  # Qwen3 normalises each head before RoPE
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        q, k = rope(q, cos, sin).transpose(0, 1), rope(k, cos, sin).transpose(0, 1)  # [heads, N, d]
+        v = v.transpose(0, 1)
+        out = torch.empty_like(q)
+        start = 0
+        for item_index, item in enumerate(items):
+            end = start + item.num_tokens
+            num_new = len(item.prefix_ids)
+            keys, values = self._item_kv(item, index, k[:, start:end], v[:, start:end])
+            context_len = item.past_len + num_new
+            if num_new:
+                out[:, start : start + num_new] = self.attention.prefix(
+                    q[:, start : start + num_new],
+                    keys[:, :context_len],
+                    values[:, :context_len],
+                    item.past_len,
+                    self.scale,
+                )
+                new_kv[item_index].append(torch.stack([k[:, start : start + num_new], v[:, start : start + num_new]]))
+            if item.suffix_ids:
+                lens = [len(s) for s in item.suffix_ids]
+                out[:, start + num_new : end] = self.attention.suffix(
+                    q[:, start + num_new : end], keys, values, context_len, lens, self.scale
+                )
+            start = end
+        return out.transpose(0, 1).reshape(num_tokens, -1)
+
+    @staticmethod
+    def _item_kv(
+        item: ForwardItem, index: int, k_new: torch.Tensor, v_new: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values [kv_heads, past + new, d]: the cached prefix (shared, read once) then this pass's tokens."""
+        past = layer_kv(item.past, index)
+        if past is None:
+            return k_new, v_new
+        return torch.cat([past[0], k_new], dim=1), torch.cat([past[1], v_new], dim=1)
+
+    def _outputs(
+        self, items: Sequence[ForwardItem], x: torch.Tensor, new_kv: list[list[torch.Tensor]]
+    ) -> list[ForwardOutput]:
+        """lm_head only on each suffix's last token (k rows per item, not k * T)."""
+        outputs = []
+        start = 0
+        for item, layers_kv in zip(items, new_kv, strict=True):
+            num_new = len(item.prefix_ids)
+            kv = TensorKVSegment(torch.stack(layers_kv)) if layers_kv else None
+            logprobs = None
+            if item.suffix_ids:
+                ends = torch.tensor([len(s) for s in item.suffix_ids], device=x.device).cumsum(0)
+                last = x[start + num_new + ends - 1]  # [k, H]
+                logits = self.lm_head(self.base.norm(last)).float()
+                logprobs = torch.log_softmax(logits, dim=-1)[:, list(item.label_ids)].cpu()
+            outputs.append(ForwardOutput(kv, logprobs))
+            start += item.num_tokens
+        return outputs

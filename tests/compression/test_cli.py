@@ -1,0 +1,89 @@
+"""`slmrank compress prune|quantize` end to end on a tiny saved checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from compression import cli
+from ranking.quantized_linear import load_quantized_model
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture
+def checkpoint(tiny_qwen3, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(["the old man walked to the market"] * 4, trainers.BpeTrainer(vocab_size=120))
+    path = tmp_path / "dense"
+    tiny_qwen3.save_pretrained(path)
+    PreTrainedTokenizerFast(tokenizer_object=bpe).save_pretrained(path)
+    (path / "slmrank.json").write_text(json.dumps({"prompt": {"max_prefix_len": 512}}))
+    return path
+
+
+def test_prune_command_writes_loadable_smaller_checkpoint(checkpoint, tmp_path):
+    out = tmp_path / "pruned"
+    calib = tmp_path / "calib.jsonl"
+    calib.write_text(
+        "\n".join(json.dumps(x) for x in ([1, 2, 3, 4, 5, 6], {"input_ids": [7, 8, 9, 10]}, {"text": "the old man"}))
+        + "\n"
+    )
+    argv = [
+        "compress",
+        "prune",
+        "--model",
+        str(checkpoint),
+        "--out",
+        str(out),
+        "--calibration",
+        str(calib),
+        "--mlp-sparsity",
+        "0.25",
+        "--head-sparsity",
+        "0.5",
+    ]
+    assert _run(argv) == 0
+    model = AutoModelForCausalLM.from_pretrained(out, local_files_only=True)
+    assert model.config.intermediate_size == 36 and model.config.num_attention_heads == 2
+    assert (out / "slmrank.json").exists() and (out / "tokenizer.json").exists()
+    assert json.loads((out / "compression.json").read_text())["prune"]["config"]["method"] == "osscar"
+
+
+@pytest.mark.parametrize("scheme", ["fp8_dynamic", "w4a16"])
+def test_quantize_command_writes_compressed_tensors(checkpoint, tmp_path, scheme):
+    out = tmp_path / scheme
+    argv = [
+        "compress",
+        "quantize",
+        "--model",
+        str(checkpoint),
+        "--out",
+        str(out),
+        "--scheme",
+        scheme,
+        "--group-size",
+        "16",
+        "--num-calibration",
+        "4",
+        "--max-seq-len",
+        "64",
+    ]
+    assert _run(argv) == 0
+    model = load_quantized_model(out)
+    with torch.no_grad():
+        assert torch.isfinite(model(torch.tensor([[1, 2, 3]])).logits).all()
+    assert (out / "slmrank.json").exists()
