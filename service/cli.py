@@ -53,6 +53,9 @@ def serve(args: argparse.Namespace) -> int:
         print(f"slmrank serve: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "debug":
+        # httpx logs every engine call and health probe at INFO: noise at the default level.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     # Access logs carry method, path and status only; bodies (member data) are never logged.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
