@@ -1,66 +1,16 @@
 """The real server: `slmrank serve` under uvicorn on 127.0.0.1, called over HTTP."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 import pytest
 
+from tests.live_server import live_server
 from tests.service.conftest import rank_body
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server_url(tiny_model_dir):
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SLMRANK_DEVICE": "cpu", "SLMRANK_DTYPE": "float32"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "slmrank",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--model",
-            str(tiny_model_dir),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stdout.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise RuntimeError("server did not become ready in 90 s")
+def server_url(tiny_model_dir, tmp_path_factory):
+    with live_server(tiny_model_dir, tmp_path_factory.mktemp("serve") / "serve.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def test_rank_over_real_http(server_url) -> None:

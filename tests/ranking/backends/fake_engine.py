@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +20,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from tests.live_server import free_port
 
 FAULTS = ("none", "5xx", "4xx", "429", "timeout", "malformed", "wrong_count", "missing_label", "unhealthy")
 
@@ -168,12 +169,6 @@ def build_app(engine: FakeEngine) -> Starlette:
             Route("/health", health),
         ]
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class FakeEngineServer:
