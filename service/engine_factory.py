@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ranking.labels import resolve_all
 from ranking.prompt_builder import PromptBuilder, PromptConfig
@@ -11,6 +11,9 @@ from ranking.ranker import Ranker
 from ranking.scorer import Scorer
 from ranking.tasks import TASKS
 from service.settings import Settings
+
+if TYPE_CHECKING:  # the engine imports torch; the service imports it only when it builds one
+    from ranking.engine.embedded_engine import EngineConfig
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +33,25 @@ def build_ranker(settings: Settings) -> Ranker:
 
 
 def _embedded(settings: Settings) -> tuple[Scorer, Any, int, str]:
-    from ranking.engine.embedded_engine import EmbeddedEngine, EngineConfig
+    from ranking.engine.embedded_engine import EmbeddedEngine
     from ranking.model_loader import load_checkpoint
 
     loaded = load_checkpoint(settings.model_dir, settings.device, settings.dtype)
-    config = engine_config(settings, EngineConfig)
-    return EmbeddedEngine(loaded, config), loaded.tokenizer, loaded.vocab_size, loaded.name
+    return EmbeddedEngine(loaded, engine_config(settings)), loaded.tokenizer, loaded.vocab_size, loaded.name
 
 
-def engine_config(settings: Settings, config_cls: type) -> Any:
-    """Map SLMRANK_ENGINE_* onto the fields the engine's config has."""
-    wanted = {
-        "enable_prefix_cache": settings.engine_prefix_cache,
-        "kv_cache_bytes": settings.engine_kv_cache_bytes,
-        "max_batch_tokens": settings.engine_max_batch_tokens,
-        "max_batch_requests": settings.engine_max_batch_requests,
-        "max_queue": settings.engine_max_queue,
-        "attention_backend": settings.engine_attention_backend,
-    }
-    fields = getattr(config_cls, "__dataclass_fields__", {})
-    return config_cls(**{k: v for k, v in wanted.items() if k in fields})
+def engine_config(settings: Settings) -> EngineConfig:
+    """SLMRANK_ENGINE_* as the embedded engine's config."""
+    from ranking.engine.embedded_engine import EngineConfig
+
+    return EngineConfig(
+        enable_prefix_cache=settings.engine_prefix_cache,
+        kv_cache_bytes=settings.engine_kv_cache_bytes,
+        max_batch_tokens=settings.engine_max_batch_tokens,
+        max_batch_requests=settings.engine_max_batch_requests,
+        max_queue=settings.engine_max_queue,
+        attention_backend=settings.engine_attention_backend,
+    )
 
 
 def _remote(settings: Settings) -> tuple[Scorer, Any, int, str]:

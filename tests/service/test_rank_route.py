@@ -70,3 +70,16 @@ def test_ties_keep_request_order(client) -> None:
 
 def test_default_task_is_used_when_omitted(client) -> None:
     assert client.post("/rank", json=rank_body(1)).json()["task"] == "like"
+
+
+def test_repeat_member_reports_more_cached_tokens(client) -> None:
+    body = rank_body(4)
+    body["member"]["id"] = "repeat-member"
+    body["member"]["profile"] = "a profile no other test sends, so the first request is cold"
+    first = client.post("/rank", json=body).json()["usage"]
+    second = client.post("/rank", json=body).json()["usage"]
+    assert first["prompt_tokens"] == second["prompt_tokens"]
+    # Cold: candidates 2..k reuse the prefix the first computed; repeat: all k reuse it.
+    assert second["cached_tokens"] > first["cached_tokens"] > 0
+    metrics = client.get("/metrics").text
+    assert "slmrank_engine_prefix_cache_hit_ratio" in metrics and "slmrank_engine_queue_depth" in metrics
