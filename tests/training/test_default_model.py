@@ -1,0 +1,41 @@
+"""The committed default model: loadable offline, small, labelled, and traceable to the exact data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ranking.labels import resolve_all
+from ranking.prompt_builder import PromptConfig
+from ranking.tasks import TASKS
+from training.movielens import DEFAULT_DATA_DIR, file_sha256
+from training.shipper import MAX_SHIPPED_BYTES
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = ROOT / "models" / "default"
+
+pytestmark = pytest.mark.skipif(not (DEFAULT / "config.json").exists(), reason="models/default not shipped yet")
+
+
+def test_loads_offline_with_single_token_labels() -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(DEFAULT), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(DEFAULT), local_files_only=True)
+    assert model.config.architectures == ["Qwen3ForCausalLM"]
+    assert model.config.max_position_embeddings >= 4096
+    resolve_all(tokenizer, TASKS.values(), model.config.vocab_size)  # raises on a bad label
+
+
+def test_small_and_traceable() -> None:
+    assert sum(f.stat().st_size for f in DEFAULT.iterdir()) <= MAX_SHIPPED_BYTES
+    manifest = json.loads((DEFAULT / "manifest.json").read_text())
+    for name, digest in manifest["data"]["sha256"].items():
+        assert file_sha256(ROOT / DEFAULT_DATA_DIR / name) == digest
+    assert manifest["metrics"]["mean_auc"] > 0.5
+    settings = json.loads((DEFAULT / "slmrank.json").read_text())
+    assert set(settings["tasks"]) == {"like", "love"}
+    assert PromptConfig.from_checkpoint(DEFAULT).max_prefix_len == settings["prompt"]["max_prefix_len"]
+    assert "Harper" in (DEFAULT / "README.md").read_text()

@@ -1,0 +1,81 @@
+"""Train the project's byte-level BPE tokenizer on the rendered MovieLens corpus, saved in Hugging Face format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ranking.member import Member
+from ranking.prompt_builder import render_profile
+from ranking.tasks import TASKS
+from training.member_builder import interaction, profile_from_ratings
+from training.split import ChronologicalSplit
+
+BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
+# Times each label line appears in the corpus: enough for BPE to merge " Yes", " True", ... into single tokens.
+LABEL_REPEATS = 2000
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """Vocabulary size of the trained tokenizer (specials and label tokens included)."""
+
+    vocab_size: int = 4096
+    min_frequency: int = 2
+
+
+def corpus(split: ChronologicalSplit) -> Iterator[str]:
+    """Everything a prompt can contain: catalogue texts, train-period history lines and profiles, task text."""
+    data_movies = split.movies
+    for movie in data_movies.values():
+        yield "Candidate: " + movie.text
+    for periods in split.members.values():
+        train = periods.train
+        lines = [interaction(r, data_movies) for r in train]
+        yield "\n".join(f"- {h.action}: {h.item}" for h in lines)
+        yield "Member profile: " + render_profile(Member("m", profile_from_ratings(train, data_movies)).profile)
+    for task in TASKS.values():
+        for label in (task.positive_label, task.negative_label):
+            text = f"{task.instruction}\nRecent activity, oldest first:\n(none)\n{task.question} Answer:{label}\n"
+            yield from (text for _ in range(LABEL_REPEATS))
+
+
+def train_tokenizer(split: ChronologicalSplit, config: TokenizerConfig, out_dir: str | Path):
+    """Train, check the label tokens are single tokens, save_pretrained to out_dir; returns the HF tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=config.vocab_size,
+        min_frequency=config.min_frequency,
+        special_tokens=[PAD, BOS, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus(split), trainer=trainer)
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD)
+    ensure_single_token_labels(hf)
+    hf.save_pretrained(str(out_dir))
+    return hf
+
+
+def label_strings() -> list[str]:
+    """Every task's label strings, leading space included."""
+    return [s for t in TASKS.values() for s in (t.positive_label, t.negative_label)]
+
+
+def ensure_single_token_labels(tokenizer) -> None:
+    """Add any label the BPE did not merge into one token as an added token; then assert all are single."""
+    missing = [s for s in label_strings() if len(tokenizer.encode(s, add_special_tokens=False)) != 1]
+    if missing:
+        from tokenizers import AddedToken
+
+        tokenizer.add_tokens([AddedToken(s, normalized=False, single_word=False) for s in missing])
+    for s in label_strings():
+        ids = tokenizer.encode(s, add_special_tokens=False)
+        if len(ids) != 1:
+            raise ValueError(f"label {s!r} encodes to {len(ids)} tokens {ids}; it must be one")
