@@ -50,7 +50,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--note", default=None, help="a sentence appended to the report (e.g. how loaded the machine was)"
     )
     pipe.add_argument("--ship", type=Path, default=None, help="copy the KD student here afterwards (models/default)")
+    pipe.add_argument(
+        "--compress",
+        action="store_true",
+        help="then prune (one-shot, gradual, heads) + KD, quantize (FP8/INT8/W4A16) and evaluate every stage",
+    )
     _common(pipe, _run_pipeline)
+    compress = stages.add_parser(
+        "compress",
+        help="prune + KD, quantize and evaluate a finished pipeline run (the paper's Tables 1-4 and 8)",
+        description="Runs on --out (a `train pipeline` run with teacher/ and student-kd/); resumable: finished "
+        "stages under <out>/compression/ are skipped. Writes <report-dir>/compression-<config>.{md,json,png}.",
+    )
+    compress.add_argument("--out", type=Path, required=True, help="the pipeline run directory")
+    compress.add_argument("--config", default="demo", help="smoke or demo")
+    compress.add_argument("--data", type=Path, default=Path(DEFAULT_DATA), help="MovieLens ml-latest-small folder")
+    compress.add_argument("--report-dir", type=Path, default=None, help="report folder (default <out>/report)")
+    compress.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    compress.set_defaults(handler=_run_compress)
     ship = stages.add_parser("ship", help="copy a run's KD student to models/default with a model card")
     ship.add_argument("--out", type=Path, required=True, help="the pipeline run directory")
     ship.add_argument("--to", type=Path, default=Path("models/default"), help="target folder (replaced)")
@@ -148,7 +165,26 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     print((paths[0]).read_text())
     if args.ship is not None:
         print(f"shipped to {ship(p.out / 'student-kd' / 'model', args.ship, REPRODUCE)}")
+    if args.compress:
+        _compress(p.out, p.config.name, args.data, args.report_dir or p.out / "report")
     return 0
+
+
+def _run_compress(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    _compress(args.out, args.config, args.data, args.report_dir or args.out / "report")
+    return 0
+
+
+def _compress(run_dir: Path, config_name: str, data_dir: Path, report_dir: Path) -> None:
+    """Prune + KD, quantize, evaluate; the report is rewritten after every stage."""
+    from training.compression_pipeline import get_config, run_compression_pipeline
+
+    prefix = report_dir / f"compression-{config_name}"
+    run_compression_pipeline(run_dir, get_config(config_name), data_dir=data_dir, report_prefix=prefix)
+    print(Path(f"{prefix}.md").read_text())
 
 
 def _run_ship(args: argparse.Namespace) -> int:

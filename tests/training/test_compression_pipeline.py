@@ -1,0 +1,97 @@
+"""The compression pipeline on a tiny training run: every table filled, a re-run skips finished stages."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from ranking.prompt_builder import PromptConfig
+from training.checkpoint_writer import write_json
+from training.compression_pipeline import SMOKE, run_compression_pipeline
+from training.pipeline_config import DistillConfig
+from training.split import SplitConfig
+
+from .test_prune_recipe import PROMPT, write_tiny_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data" / "movielens-latest-small"
+TINY = replace(SMOKE, recovery_steps=2, num_calibration=4, max_eval_members=4, schemes=("fp8_dynamic", "w4a16"))
+
+
+def tiny_run(tokenizer, run: Path, prompt: PromptConfig = PROMPT) -> Path:
+    """The parts of a `slmrank train pipeline` run the compression pipeline reads, with random tiny models."""
+    tokenizer.save_pretrained(str(run / "tokenizer"))
+    config = {
+        "name": "tiny",
+        "prompt": prompt.to_dict(),
+        "split": SplitConfig().__dict__,
+        "distill": DistillConfig().__dict__,
+        "tasks": ["like", "love"],
+        "group_size": 3,
+        "max_users": 6,
+    }
+    write_json(run / "pipeline_config.json", config)
+    write_tiny_checkpoint(tokenizer, run / "teacher" / "model", seed=1)
+    write_tiny_checkpoint(tokenizer, run / "student-kd" / "model", seed=0)
+    return run
+
+
+def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatch) -> None:
+    import training.prune_recipe
+    import training.quantize_recipe
+
+    torch.set_num_threads(1)
+    run = tiny_run(tokenizer, tmp_path / "run")
+    summary = run_compression_pipeline(run, TINY, DATA, tmp_path / "report" / "tables")
+    expected = {"teacher", "student-kd", "oneshot-mlp25", "quant-fp8_dynamic", "quant-w4a16", "oneshot-mlp25-sft"}
+    expected |= {"oneshot-mlp25-kd", "heads50", "heads50-kd", "gradual2-mlp25-kd", "unpruned-sft", "unpruned-kd"}
+    assert set(summary["models"]) == expected and not summary["not_run"]
+    md = (tmp_path / "report" / "tables.md").read_text()
+    for table in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 8"):
+        assert table in md
+    assert "not run" in md  # the w8a8_int8 goal: its stage is not in TINY
+    data = json.loads((tmp_path / "report" / "tables.json").read_text())
+    assert data["goals"]["fp8_dynamic >= -0.05%"] != "not run"
+    assert (tmp_path / "report" / "tables.png").stat().st_size > 0
+
+    # Second run: every stage is done, so nothing is pruned, quantized or trained again.
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished stage ran again")
+
+    monkeypatch.setattr(training.prune_recipe, "prune_and_recover", fail)
+    monkeypatch.setattr(training.quantize_recipe, "quantize_checkpoint", fail)
+    again = run_compression_pipeline(run, TINY, DATA)
+    assert again["models"] == summary["models"]
+
+
+def test_time_budget_reports_not_run(tokenizer, tmp_path: Path) -> None:
+    run = tiny_run(tokenizer, tmp_path / "run")
+    summary = run_compression_pipeline(run, replace(TINY, schemes=()), DATA, time_budget_s=-1.0)
+    assert summary["models"] == {} and "heads50-kd" in summary["not_run"]
+
+
+def test_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not a finished training run"):
+        run_compression_pipeline(tmp_path, TINY, DATA)
+
+
+@pytest.mark.slow
+def test_smoke_config_on_a_smoke_training_run(tmp_path: Path) -> None:
+    """`slmrank train pipeline --config smoke`, then the whole compression pipeline with its smoke config."""
+    from training.compression_report import table_rows, table_specs
+    from training.pipeline import Pipeline
+    from training.pipeline_config import SMOKE as TRAIN_SMOKE
+
+    torch.set_num_threads(1)
+    Pipeline(TRAIN_SMOKE, tmp_path / "run", DATA).run()
+    summary = run_compression_pipeline(tmp_path / "run", SMOKE, DATA, tmp_path / "tables")
+    assert not summary["not_run"]
+    for _, rows in table_specs(summary):
+        assert all(r["status"] == "ok" for r in table_rows(summary, rows))
+    pruned = summary["models"]["gradual2-mlp25-kd"]
+    assert pruned["num_parameters"] < summary["models"]["student-kd"]["num_parameters"]
+    assert summary["models"]["quant-w4a16"]["bytes"] < summary["models"]["student-kd"]["bytes"]

@@ -1,0 +1,226 @@
+"""The compression report in the paper's shape: Tables 1-4 (pruning) and 8 (quantization); MD, JSON, PNG.
+
+Deltas are relative AUC changes in percent (the paper's convention) against the unpruned, unquantized KD
+student (the model being compressed) and against the teacher. A cell whose stage did not run says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from training.checkpoint_writer import write_json
+from training.report import LICENCE_NOTE, delta_percent
+
+NOT_RUN = "not run"
+REFERENCE = "student-kd"
+# Goals of the issue: minimum mean-AUC delta (%) vs the unpruned/unquantized student.
+QUANT_GOALS = {"fp8_dynamic": -0.05, "w8a8_int8": -0.1, "w4a16": -0.5}
+PRUNE_GOAL = -0.1
+
+
+def table_specs(summary: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(title, [(row label, stage name)]) for every table, from the config the run used."""
+    cfg = summary["config"]
+    mlp = _pct(cfg["recovery_mlp_sparsity"])
+    heads = _pct(cfg["head_sparsity"])
+    gradual = f"gradual{cfg['gradual_steps']}-mlp{mlp}-kd"
+    return [
+        (
+            "Table 2 — one-shot MLP pruning (OSSCAR, no recovery)",
+            [(f"{_pct(s)}% MLP", f"oneshot-mlp{_pct(s)}") for s in cfg["oneshot_mlp_sparsities"]],
+        ),
+        (
+            f"Table 1 — recovery after one-shot {mlp}% MLP pruning: SFT vs KD (teacher = unpruned KD student)",
+            [
+                ("no recovery", f"oneshot-mlp{mlp}"),
+                ("SFT", f"oneshot-mlp{mlp}-sft"),
+                ("KD", f"oneshot-mlp{mlp}-kd"),
+                ("control: unpruned + same SFT steps", "unpruned-sft"),
+                ("control: unpruned + same KD steps", "unpruned-kd"),
+            ],
+        ),
+        (
+            f"Table 3 — one-step vs gradual ({cfg['gradual_steps']} rounds) to {mlp}% MLP, KD, same total steps",
+            [("one-step + KD", f"oneshot-mlp{mlp}-kd"), (f"gradual x{cfg['gradual_steps']} + KD", gradual)],
+        ),
+        (
+            f"Table 4 — {heads}% of attention heads pruned",
+            [("no recovery", f"heads{heads}"), ("KD", f"heads{heads}-kd")],
+        ),
+        (
+            "Table 8 — quantization of the KD student",
+            [("unquantized (fp32)", REFERENCE)] + [(s, f"quant-{s}") for s in cfg["schemes"]],
+        ),
+    ]
+
+
+def table_rows(summary: dict[str, Any], rows: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One dict per row; a stage that did not run has `"status": "not run"` and no numbers."""
+    models = summary["models"]
+    out = []
+    for label, name in rows:
+        m = models.get(name)
+        if m is None:
+            out.append({"row": label, "stage": name, "status": NOT_RUN})
+            continue
+        row: dict[str, Any] = {"row": label, "stage": name, "status": "ok", "bytes": m.get("bytes")}
+        row["num_parameters"] = m.get("num_parameters")
+        for task, metrics in m["tasks"].items():
+            row[f"{task}_auc"] = metrics["auc"]
+        row["mean_auc"] = m["mean_auc"]
+        for ref in (REFERENCE, "teacher"):
+            if ref in models:
+                row[f"delta_vs_{ref}_pct"] = delta_percent(m["mean_auc"], models[ref]["mean_auc"])
+        out.append(row)
+    return out
+
+
+def goals(summary: dict[str, Any]) -> dict[str, str]:
+    """The issue's targets: "yes" / "no (delta)" / "not run"."""
+    cfg = summary["config"]
+    mlp = _pct(cfg["recovery_mlp_sparsity"])
+    checks = {
+        f"pruned ({mlp}% MLP) + KD within {PRUNE_GOAL}% of the unpruned student": (
+            [f"oneshot-mlp{mlp}-kd", f"gradual{cfg['gradual_steps']}-mlp{mlp}-kd"],
+            PRUNE_GOAL,
+        ),
+        f"{_pct(cfg['head_sparsity'])}% heads + KD within {PRUNE_GOAL}%": (
+            [f"heads{_pct(cfg['head_sparsity'])}-kd"],
+            PRUNE_GOAL,
+        ),
+    }
+    for scheme, limit in QUANT_GOALS.items():
+        checks[f"{scheme} >= {limit}%"] = ([f"quant-{scheme}"], limit)
+    out = {label: _goal(summary, names, limit) for label, (names, limit) in checks.items()}
+    # Recovery training alone moves an under-trained student; the control isolates what pruning cost.
+    label = f"pruned ({mlp}% MLP) + KD within {PRUNE_GOAL}% of the control (unpruned + same KD steps)"
+    out[label] = _goal(summary, [f"oneshot-mlp{mlp}-kd"], PRUNE_GOAL, reference="unpruned-kd")
+    return out
+
+
+def _goal(summary: dict[str, Any], names: list[str], limit: float, reference: str = REFERENCE) -> str:
+    models = summary["models"]
+    ran = [n for n in names if n in models]
+    if not ran or reference not in models:
+        return NOT_RUN
+    best = max(delta_percent(models[n]["mean_auc"], models[reference]["mean_auc"]) for n in ran)
+    return f"{'yes' if best >= limit else 'no'} ({best:+.3f}%)"
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """All tables, the goals, and every stage's size, AUC per task and delta vs the teacher."""
+    tasks = list(summary["eval"]["num_candidates"])
+    ev = summary["eval"]
+    lines = [
+        "# Compression report: pruning + KD and quantization (paper Tables 1-4, 8)",
+        "",
+        f"Run: `{summary['run']}`, config `{summary['config']['name']}`. Metric: global ROC AUC on the test period "
+        f"({ev['num_members']} members, candidates per task {ev['num_candidates']}), mean over tasks. "
+        f"Δ = relative change in percent vs the unpruned KD student (`{REFERENCE}`) and vs the teacher.",
+        "",
+    ]
+    for title, rows in table_specs(summary):
+        lines += [f"## {title}", "", *_table(table_rows(summary, rows), tasks), ""]
+    lines += ["## Goals (mean AUC Δ vs the unpruned, unquantized KD student unless stated)", ""]
+    lines += [f"- {label}: **{status}**" for label, status in goals(summary).items()]
+    lines += ["", "## Every stage", "", *_stage_table(summary, tasks), ""]
+    if summary["not_run"]:
+        lines += [f"Not run (time budget): {', '.join(summary['not_run'])}.", ""]
+    lines += [LICENCE_NOTE, ""]
+    return "\n".join(lines)
+
+
+def _table(rows: list[dict[str, Any]], tasks: list[str]) -> list[str]:
+    head = ["", "params", "size MB"] + [f"{t} AUC" for t in tasks] + ["mean AUC", f"Δ vs {REFERENCE}", "Δ vs teacher"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append("| " + " | ".join([r["row"]] + [NOT_RUN] * (len(head) - 1)) + " |")
+            continue
+        cells = [r["row"], _params(r["num_parameters"]), _mb(r["bytes"])]
+        cells += [f"{r[f'{t}_auc']:.4f}" for t in tasks] + [f"{r['mean_auc']:.4f}"]
+        cells += [_delta(r.get(f"delta_vs_{REFERENCE}_pct")), _delta(r.get("delta_vs_teacher_pct"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _stage_table(summary: dict[str, Any], tasks: list[str]) -> list[str]:
+    head = ["stage", "tables", "params", "size MB"] + [f"{t} AUC (Δ% vs teacher)" for t in tasks]
+    head += ["mean Δ vs teacher", "wall s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    teacher = summary["models"].get("teacher")
+    for name, stage in summary["stages"].items():
+        m = summary["models"].get(name)
+        if m is None:
+            lines.append("| " + " | ".join([name, ",".join(stage["tables"])] + [NOT_RUN] * (len(head) - 2)) + " |")
+            continue
+        cells = [name, ",".join(stage["tables"]), _params(m.get("num_parameters")), _mb(m.get("bytes"))]
+        for t in tasks:
+            auc = m["tasks"][t]["auc"]
+            ref = teacher["tasks"][t]["auc"] if teacher else None
+            cells.append(f"{auc:.4f} ({_delta(delta_percent(auc, ref) if ref else None)})")
+        cells.append(_delta(delta_percent(m["mean_auc"], teacher["mean_auc"]) if teacher else None))
+        cells.append(str(stage.get("wall_seconds")))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_compression_report(summary: dict[str, Any], prefix: str | Path) -> list[Path]:
+    """<prefix>.md, <prefix>.json (summary + tables + goals) and <prefix>.png."""
+    base = Path(prefix)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    md = base.with_name(base.name + ".md")
+    md.write_text(markdown(summary))
+    tables = {title: table_rows(summary, rows) for title, rows in table_specs(summary)}
+    data = {**summary, "tables": tables, "goals": goals(summary), "licence": LICENCE_NOTE}
+    js = base.with_name(base.name + ".json")
+    write_json(js, data)
+    png = base.with_name(base.name + ".png")
+    plot(summary, png)
+    return [md, js, png]
+
+
+def plot(summary: dict[str, Any], path: Path) -> None:
+    """Bars: mean-AUC delta (%) of every compressed model vs the unpruned KD student, goal lines dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = summary["models"]
+    names = [n for n in summary["stages"] if n in models and n not in ("teacher", REFERENCE)]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    if REFERENCE in models and names:
+        ref = models[REFERENCE]["mean_auc"]
+        deltas = [delta_percent(models[n]["mean_auc"], ref) for n in names]
+        colors = ["tab:orange" if n.startswith("quant-") else "tab:blue" for n in names]
+        ax.bar(range(len(names)), deltas, color=colors)
+        for i, d in enumerate(deltas):  # the small deltas are invisible as bars; print them
+            ax.annotate(f"{d:+.2f}", (i, d), ha="center", va="bottom" if d >= 0 else "top", fontsize=7)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.axhline(PRUNE_GOAL, color="gray", linestyle="--", linewidth=0.8, label=f"{PRUNE_GOAL}% goal")
+    ax.set_ylabel(f"mean AUC Δ% vs {REFERENCE}")
+    ax.set_title(f"Compression on MovieLens ({summary['config']['name']}): pruning (blue), quantization (orange)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _pct(fraction: float) -> str:
+    return str(round(fraction * 100))
+
+
+def _delta(value: float | None) -> str:
+    return NOT_RUN if value is None else f"{value:+.3f}%"
+
+
+def _mb(num_bytes: int | None) -> str:
+    return "–" if num_bytes is None else f"{num_bytes / 1e6:.2f}"
+
+
+def _params(count: int | None) -> str:
+    return "–" if count is None else f"{count / 1e6:.3f}M"

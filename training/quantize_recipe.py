@@ -1,0 +1,122 @@
+"""Quantize a trained checkpoint to FP8 / INT8 / W4A16 exports and evaluate any checkpoint, dense or quantized.
+
+Calibration (GPTQ's Gram matrices, SmoothQuant's activation maxima) uses in-domain MovieLens prompts built by
+the training example builder, the prompts the model will rank. Exports are written by `compression.export`
+in the compressed-tensors format and evaluated through `ranking.model_loader.load_checkpoint`, the loader the
+service uses, with the training evaluator's packed scoring, so the AUC measured is the one that gets served.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from training.example_builder import ExampleBuilder, RankGroup
+from training.prune_recipe import calibration_sequences
+
+GROUP_SIZES = (128, 64, 32, 16, 8)
+
+
+@dataclass(frozen=True)
+class QuantizeRecipeConfig:
+    """One scheme (compression.quantize.SCHEMES), the preferred W4A16 group size, and the calibration size."""
+
+    scheme: str = "fp8_dynamic"
+    group_size: int = 128
+    num_calibration: int = 64
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fitted_group_size(model, preferred: int) -> int:  # type: ignore[no-untyped-def]
+    """The largest group size <= preferred dividing every decoder Linear's input width (small models need < 128)."""
+    from compression.calibration import decoder_layers
+    from compression.quantize import LINEAR_NAMES
+
+    widths = {layer.get_submodule(name).in_features for layer in decoder_layers(model) for name in LINEAR_NAMES}
+    for size in GROUP_SIZES:
+        if size <= preferred and all(w % size == 0 for w in widths):
+            return size
+    raise ValueError(f"no group size in {GROUP_SIZES} divides the input widths {sorted(widths)}")
+
+
+def quantize_checkpoint(
+    model_dir: str | Path, examples: ExampleBuilder, out_dir: str | Path, config: QuantizeRecipeConfig
+) -> dict[str, Any]:
+    """Quantize `model_dir` into a compressed-tensors export in out_dir; returns what was done."""
+    from compression.export import checkpoint_bytes, export_compressed
+    from compression.quantize import QuantizeConfig, quantize_model
+    from training.checkpoint_writer import load_model
+
+    model, _, _ = load_model(model_dir)
+    group_size = fitted_group_size(model, config.group_size) if config.scheme == "w4a16" else config.group_size
+    quant = QuantizeConfig(scheme=config.scheme, group_size=group_size)
+    sequences = calibration_sequences(examples, config.num_calibration, config.seed) if quant.needs_calibration else []
+    started = time.perf_counter()
+    layers = quantize_model(model, sequences, quant, progress=True)
+    export_compressed(model, layers, quant.to_scheme(), out_dir, source_dir=model_dir)
+    return {
+        "scheme": config.scheme,
+        "group_size": group_size if config.scheme == "w4a16" else None,
+        "num_calibration": len(sequences),
+        "quantize_seconds": round(time.perf_counter() - started, 1),
+        "bytes": checkpoint_bytes(out_dir),
+    }
+
+
+def eval_groups(
+    examples: ExampleBuilder, max_members: int | None = None, period: str = "test"
+) -> dict[str, list[RankGroup]]:
+    """Every task's evaluation groups, restricted to the first `max_members` members (by id) when given."""
+    out = {}
+    for task in examples.tasks:
+        groups = examples.eval_groups(period, task.name)
+        if max_members is not None:
+            keep = set(sorted({g.user_id for g in groups})[:max_members])
+            groups = [g for g in groups if g.user_id in keep]
+        out[task.name] = groups
+    return out
+
+
+def evaluate_checkpoint(
+    model_dir: str | Path, groups_by_task: dict[str, Sequence[RankGroup]], groups_per_batch: int = 4
+) -> dict[str, Any]:
+    """Global and per-member AUC per task of any checkpoint (dense, pruned or quantized), its size in bytes."""
+    from compression.export import checkpoint_bytes
+    from ranking.labels import resolve_all
+    from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
+    from ranking.tasks import get_task
+    from training.evaluator import score_model, summarise
+    from training.model_factory import num_parameters
+
+    path = Path(model_dir)
+    loaded = load_checkpoint(path, device="cpu", dtype="float32")
+    labels = resolve_all(loaded.tokenizer, [get_task(t) for t in groups_by_task], loaded.vocab_size)
+    started = time.perf_counter()
+    per_task = {
+        task: score_model(
+            loaded.model,
+            groups,
+            labels,
+            loaded.tokenizer.pad_token_id,
+            groups_per_batch,
+            progress=f"eval {path.parent.name}:{task}",
+        )
+        for task, groups in groups_by_task.items()
+    }
+    is_quantized = is_quantized_checkpoint(path)
+    return {
+        **summarise(per_task),
+        "kind": "model",
+        "path": str(path),
+        # A quantized model's dequantized skeleton would count float weights it does not store.
+        "num_parameters": None if is_quantized else num_parameters(loaded.model),
+        "bytes": checkpoint_bytes(path),
+        "is_quantized": is_quantized,
+        "eval_seconds": round(time.perf_counter() - started, 1),
+    }
