@@ -117,9 +117,11 @@ def test_on_policy_option_adds_its_term(parts, tmp_path: Path) -> None:
         RecSysDistillationLoss(),
         teacher,
     )
+    teacher_calls = []
+    teacher.register_forward_hook(lambda *_: teacher_calls.append(1))
     _, logged = trainer.train_step()
     assert logged["on_policy_kd"] >= 0.0
-    assert trainer.teacher_seconds > 0.0
+    assert teacher_calls  # the teacher scored the student's samples
 
 
 def test_on_policy_logits_rows(parts) -> None:

@@ -111,14 +111,14 @@ def test_hung_replica_times_out_and_the_retry_answers_within_the_deadline():
         await scorer.start()
         order = [r.url for r in scorer.replica_set.route("member-1")]
         fakes[order[0]].mode = "hang"
-        started_at = time.monotonic()
         result = await scorer.score(batch(timeout_s=1.0))
-        elapsed = time.monotonic() - started_at
         await scorer.close()
-        return order, result, elapsed
+        return order, result, fakes
 
-    order, result, elapsed = asyncio.run(go())
-    assert result.engine == order[1] and elapsed < 1.0
+    # The scorer raises ScorerTimeoutError once the 1 s deadline passes, so an answer means it came in time.
+    order, result, fakes = asyncio.run(go())
+    assert result.engine == order[1]
+    assert fakes[order[0]].calls == 1 and fakes[order[1]].calls == 1
 
 
 def test_all_hung_raises_timeout_at_the_deadline():
