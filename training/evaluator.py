@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,18 @@ class TaskScores:
             "num_candidates": int(self.labels.size),
             "positive_rate": float(self.labels.mean()) if self.labels.size else float("nan"),
         }
+
+
+def save_task_scores(per_task: dict[str, TaskScores], path: str | Path) -> None:
+    """Every candidate's score, member, movie and label per task (what paired comparisons need), as .npz."""
+    arrays = {f"{task}/{field.name}": getattr(ts, field.name) for task, ts in per_task.items() for field in fields(ts)}
+    np.savez_compressed(path, **arrays)
+
+
+def load_task_scores(path: str | Path) -> dict[str, TaskScores]:
+    with np.load(path) as data:
+        tasks = sorted({key.split("/", 1)[0] for key in data.files})
+        return {t: TaskScores(**{f.name: data[f"{t}/{f.name}"] for f in fields(TaskScores)}) for t in tasks}
 
 
 def collect(groups: Sequence[RankGroup], scores: Sequence[float]) -> TaskScores:

@@ -84,14 +84,20 @@ def eval_groups(
 
 
 def evaluate_checkpoint(
-    model_dir: str | Path, groups_by_task: dict[str, Sequence[RankGroup]], groups_per_batch: int = 4
+    model_dir: str | Path,
+    groups_by_task: dict[str, Sequence[RankGroup]],
+    groups_per_batch: int = 4,
+    scores_out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Global and per-member AUC per task of any checkpoint (dense, pruned or quantized), its size in bytes."""
+    """Global and per-member AUC per task of any checkpoint (dense, pruned or quantized), its size in bytes.
+
+    With `scores_out`, every candidate's score is also saved there (.npz) for paired comparisons.
+    """
     from compression.export import checkpoint_bytes
     from ranking.labels import resolve_all
     from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
     from ranking.tasks import get_task
-    from training.evaluator import score_model, summarise
+    from training.evaluator import save_task_scores, score_model, summarise
     from training.model_factory import num_parameters
 
     path = Path(model_dir)
@@ -109,6 +115,8 @@ def evaluate_checkpoint(
         )
         for task, groups in groups_by_task.items()
     }
+    if scores_out is not None:
+        save_task_scores(per_task, scores_out)
     is_quantized = is_quantized_checkpoint(path)
     return {
         **summarise(per_task),

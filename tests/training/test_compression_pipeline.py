@@ -49,10 +49,26 @@ def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatc
     summary = run_compression_pipeline(run, TINY, DATA, tmp_path / "report" / "tables")
     expected = {"teacher", "student-kd", "oneshot-mlp25", "quant-fp8_dynamic", "quant-w4a16", "oneshot-mlp25-sft"}
     expected |= {"oneshot-mlp25-kd", "heads50", "heads50-kd", "gradual2-mlp25-kd", "unpruned-sft", "unpruned-kd"}
+    expected |= {"gradual2-mlp25-kd-fp8_dynamic", "gradual2-mlp25-kd-w4a16"}  # the chain: pruned, then quantized
     assert set(summary["models"]) == expected and not summary["not_run"]
+    chain = summary["stages"]["gradual2-mlp25-kd-w4a16"]["spec"]
+    assert chain["source"] == str(run / "compression" / "gradual2-mlp25-kd" / "model")
     md = (tmp_path / "report" / "tables.md").read_text()
-    for table in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 8"):
+    for table in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 8", "Table 8b"):
         assert table in md
+
+    # Every delta vs the student has a paired interval around it; pruned + KD ones also vs the control.
+    intervals = summary["intervals"]
+    assert set(intervals["student-kd"]) == expected - {"student-kd", "teacher"}
+    for iv in intervals["student-kd"].values():
+        assert iv["low_pct"] <= iv["delta_pct"] <= iv["high_pct"]
+    assert {"heads50-kd", "oneshot-mlp25-kd"} <= set(intervals["unpruned-kd"])
+    assert (
+        "95% CI ["
+        in json.loads((tmp_path / "report" / "tables.json").read_text())["goals"][
+            "50% heads + KD within -0.1% of the control (unpruned + same KD steps)"
+        ]
+    )
     assert "not run" in md  # the w8a8_int8 goal: its stage is not in TINY
     data = json.loads((tmp_path / "report" / "tables.json").read_text())
     assert data["goals"]["fp8_dynamic >= -0.05%"] != "not run"
