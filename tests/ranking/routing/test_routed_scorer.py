@@ -135,7 +135,9 @@ def test_all_hung_raises_timeout_at_the_deadline():
             await scorer.close()
         return time.monotonic() - started_at
 
-    assert asyncio.run(go()) < 1.5
+    # The fakes hang for 60 s: ending within a few seconds means the 0.5 s deadline, not the hang, ended it.
+    # (A loose bound on purpose: this checks which event ended the call, not how fast.)
+    assert asyncio.run(go()) < 10
 
 
 def test_batch_without_deadline_gets_the_default_timeout():
