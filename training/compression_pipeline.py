@@ -50,6 +50,9 @@ class CompressionConfig:
     max_eval_members: int | None = None
     eval_groups_per_batch: int = 4
     num_bootstrap: int = 1000  # member resamples per delta interval
+    # Repeat the goal-bearing recoveries (30% MLP + KD, heads + KD, the KD control) with this many seeds in
+    # all: another calibration draw and KD batch order, the training noise the bootstrap does not see.
+    seed_replicates: int = 1
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,7 +71,7 @@ SMOKE = CompressionConfig(
     num_bootstrap=50,
 )
 # 600 recovery steps: at 200, 50% heads + KD ended 0.4% under the student and was still improving.
-DEMO = CompressionConfig(name="demo", recovery_steps=600)
+DEMO = CompressionConfig(name="demo", recovery_steps=600, seed_replicates=3)
 CONFIGS = {c.name: c for c in (SMOKE, DEMO)}
 
 
@@ -201,6 +204,15 @@ def plan_stages(run: Path, config: CompressionConfig, examples, distill: Distill
     for recovery in ("sft", "kd"):
         control = replace(base, recovery=recovery)
         stages.append(_prune_stage(f"unpruned-{recovery}", ("1",), student, examples, control))
+    repeated = {
+        f"oneshot-mlp{_pct(mlp)}-kd": replace(base, mlp_sparsity=mlp, recovery="kd"),
+        f"heads{_pct(config.head_sparsity)}-kd": heads_kd,
+        "unpruned-kd": replace(base, recovery="kd"),
+    }
+    for offset in range(1, config.seed_replicates):
+        for name, spec in repeated.items():
+            seeded = replace(spec, seed=config.seed + offset)
+            stages.append(_prune_stage(f"{name}-seed{offset}", ("seeds",), student, examples, seeded))
     # Last: the teacher is the slowest model to score and only fills the "Δ vs teacher" column.
     stages.append(Stage("teacher", ("reference",), {"source": "teacher"}, lambda d: run / "teacher" / "model"))
     return stages

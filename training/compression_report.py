@@ -87,6 +87,47 @@ def table_rows(summary: dict[str, Any], rows: list[tuple[str, str]]) -> list[dic
     return out
 
 
+SEEDS_TITLE = "Seed spread — the goal-bearing recoveries repeated (another calibration draw and KD batch order)"
+
+
+def seed_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per repeated recovery: its Δ% vs the student for every seed that ran, their mean and range, and the
+    mean Δ vs the control's mean (pruning's cost with training noise averaged out)."""
+    replicates = summary["config"].get("seed_replicates", 1)
+    models = summary["models"]
+    if replicates < 2 or REFERENCE not in models:
+        return []
+    ref = models[REFERENCE]["mean_auc"]
+    bases = sorted({n.rsplit("-seed", 1)[0] for n in models if "-seed" in n})
+    out = []
+    for base in bases:
+        names = [base] + [f"{base}-seed{i}" for i in range(1, replicates)]
+        aucs = [models[n]["mean_auc"] for n in names if n in models]
+        deltas = [delta_percent(a, ref) for a in aucs]
+        row: dict[str, Any] = {"stage": base, "deltas_pct": deltas, "mean_delta_pct": sum(deltas) / len(deltas)}
+        row["range_pct"] = [min(deltas), max(deltas)]
+        control_names = [CONTROL] + [f"{CONTROL}-seed{i}" for i in range(1, replicates)]
+        controls = [models[n]["mean_auc"] for n in control_names if n in models]
+        if base != CONTROL and controls:
+            mean_control = sum(controls) / len(controls)
+            row["mean_delta_vs_control_pct"] = delta_percent(sum(aucs) / len(aucs), mean_control)
+        out.append(row)
+    return out
+
+
+def _seed_table(rows: list[dict[str, Any]]) -> list[str]:
+    head = ["stage", "seeds", f"Δ vs {REFERENCE} per seed", "mean", "range", f"mean Δ vs mean {CONTROL}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        per_seed = ", ".join(f"{d:+.3f}%" for d in r["deltas_pct"])
+        lo, hi = r["range_pct"]
+        vs_control = r.get("mean_delta_vs_control_pct")
+        cells = [r["stage"], str(len(r["deltas_pct"])), per_seed, _delta(r["mean_delta_pct"])]
+        cells += [f"[{lo:+.3f}, {hi:+.3f}]", "–" if vs_control is None else _delta(vs_control)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def goals(summary: dict[str, Any]) -> dict[str, str]:
     """The issue's targets: "yes" / "no (delta)" / "not run"."""
     cfg = summary["config"]
@@ -140,6 +181,9 @@ def markdown(summary: dict[str, Any]) -> str:
     ]
     for title, rows in table_specs(summary):
         lines += [f"## {title}", "", *_table(table_rows(summary, rows), tasks), ""]
+    seeds = seed_rows(summary)
+    if seeds:
+        lines += [f"## {SEEDS_TITLE}", "", *_seed_table(seeds), ""]
     lines += ["## Goals (mean AUC Δ vs the unpruned, unquantized KD student unless stated)", ""]
     lines += [f"- {label}: **{status}**" for label, status in goals(summary).items()]
     lines += ["", "## Every stage", "", *_stage_table(summary, tasks), ""]
@@ -194,6 +238,7 @@ def write_compression_report(summary: dict[str, Any], prefix: str | Path) -> lis
     md = base.with_name(base.name + ".md")
     md.write_text(markdown(summary))
     tables = {title: table_rows(summary, rows) for title, rows in table_specs(summary)}
+    tables[SEEDS_TITLE] = seed_rows(summary)
     data = {**summary, "tables": tables, "goals": goals(summary), "licence": LICENCE_NOTE}
     js = base.with_name(base.name + ".json")
     write_json(js, data)

@@ -6,12 +6,15 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from ranking.prompt_builder import PromptConfig
 from training.checkpoint_writer import write_json
 from training.compression_pipeline import SMOKE, run_compression_pipeline
+from training.compression_report import SEEDS_TITLE
+from training.evaluator import load_task_scores
 from training.pipeline_config import DistillConfig
 from training.split import SplitConfig
 
@@ -19,7 +22,9 @@ from .test_prune_recipe import PROMPT, write_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "movielens-latest-small"
-TINY = replace(SMOKE, recovery_steps=2, num_calibration=4, max_eval_members=4, schemes=("fp8_dynamic", "w4a16"))
+TINY = replace(
+    SMOKE, recovery_steps=2, num_calibration=4, max_eval_members=4, schemes=("fp8_dynamic", "w4a16"), seed_replicates=2
+)
 
 
 def tiny_run(tokenizer, run: Path, prompt: PromptConfig = PROMPT) -> Path:
@@ -50,12 +55,22 @@ def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatc
     expected = {"teacher", "student-kd", "oneshot-mlp25", "quant-fp8_dynamic", "quant-w4a16", "oneshot-mlp25-sft"}
     expected |= {"oneshot-mlp25-kd", "heads50", "heads50-kd", "gradual2-mlp25-kd", "unpruned-sft", "unpruned-kd"}
     expected |= {"gradual2-mlp25-kd-fp8_dynamic", "gradual2-mlp25-kd-w4a16"}  # the chain: pruned, then quantized
+    expected |= {"oneshot-mlp25-kd-seed1", "heads50-kd-seed1", "unpruned-kd-seed1"}  # a second seed
     assert set(summary["models"]) == expected and not summary["not_run"]
     chain = summary["stages"]["gradual2-mlp25-kd-w4a16"]["spec"]
     assert chain["source"] == str(run / "compression" / "gradual2-mlp25-kd" / "model")
     md = (tmp_path / "report" / "tables.md").read_text()
     for table in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 8", "Table 8b"):
         assert table in md
+
+    # The second seed trains on another batch stream, so its model differs; the seed table pairs them up.
+    a, b = (load_task_scores(run / "compression" / n / "scores.npz") for n in ("heads50-kd", "heads50-kd-seed1"))
+    assert not np.array_equal(a["like"].scores, b["like"].scores)
+    tables = json.loads((tmp_path / "report" / "tables.json").read_text())["tables"]
+    seeds = {r["stage"]: r for r in tables[SEEDS_TITLE]}
+    assert set(seeds) == {"oneshot-mlp25-kd", "heads50-kd", "unpruned-kd"}
+    assert len(seeds["heads50-kd"]["deltas_pct"]) == 2 and "mean_delta_vs_control_pct" in seeds["heads50-kd"]
+    assert "Seed spread" in md
 
     # Every delta vs the student has a paired interval around it; pruned + KD ones also vs the control.
     intervals = summary["intervals"]
