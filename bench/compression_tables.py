@@ -5,7 +5,7 @@ Runs `training.compression_pipeline.run_compression_pipeline` on a finished `slm
 <out>.md, <out>.json and <out>.png. The scale knobs override the named config; the report records them.
 
     .venv/bin/python bench/compression_tables.py --run runs/demo-v2 --out bench/results/compression-tables \
-        [--config demo] [--recovery-steps 200] [--max-eval-members 200] [--time-budget-s 3000] [--threads 2]
+        [--config demo] [--recovery-steps 600] [--max-eval-members 300] [--seed-replicates 3] [--threads 2]
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-eval-members", type=int, help="evaluate on the first N test members only")
     p.add_argument("--num-calibration", type=int, help="calibration prompts for pruning and GPTQ")
     p.add_argument("--gradual-steps", type=int, help="prune + KD rounds of the gradual recipe (Table 3)")
+    p.add_argument("--seed-replicates", type=int, help="seeds of the goal-bearing KD recoveries (1 = no repeats)")
+    p.add_argument("--num-bootstrap", type=int, help="member resamples per delta interval")
     p.add_argument("--time-budget-s", type=float, help="start no stage after this many seconds")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return p.parse_args(argv)
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         "max_eval_members": args.max_eval_members,
         "num_calibration": args.num_calibration,
         "gradual_steps": args.gradual_steps,
+        "seed_replicates": args.seed_replicates,
+        "num_bootstrap": args.num_bootstrap,
     }
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     summary = run_compression_pipeline(args.run, config, args.data, args.out, args.time_budget_s)
