@@ -45,6 +45,7 @@ class CompressionConfig:
     learning_rate: float = 1e-3
     num_calibration: int = 64
     max_swap_rounds: int = 4
+    neuron_multiple: int = 8  # kept MLP widths rounded down to a multiple (so W4A16 groups fit the pruned model)
     schemes: tuple[str, ...] = SCHEMES
     group_size: int = 128
     max_eval_members: int | None = None
@@ -177,6 +178,7 @@ def plan_stages(run: Path, config: CompressionConfig, examples, distill: Distill
         learning_rate=config.learning_rate,
         num_calibration=config.num_calibration,
         max_swap_rounds=config.max_swap_rounds,
+        neuron_multiple=config.neuron_multiple,
         distill=distill,
         seed=config.seed,
     )

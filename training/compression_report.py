@@ -176,7 +176,9 @@ def markdown(summary: dict[str, Any]) -> str:
         f"({ev['num_members']} members, candidates per task {ev['num_candidates']}), mean over tasks. "
         f"Δ = relative change in percent vs the unpruned KD student (`{REFERENCE}`) and vs the teacher. "
         f"95% CI: paired bootstrap over test members ({summary['config'].get('num_bootstrap', '–')} resamples) "
-        f"of the Δ vs `{REFERENCE}`; it measures test-set noise, not training-seed noise.",
+        f"of the Δ vs `{REFERENCE}`; it measures test-set noise, not training-seed noise. "
+        f"Pruned MLP widths are rounded down to a multiple of {summary['config'].get('neuron_multiple', 1)} "
+        "(the params column gives the real size).",
         "",
     ]
     for title, rows in table_specs(summary):

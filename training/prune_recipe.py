@@ -38,6 +38,9 @@ class PruneRecipeConfig:
     warmup_steps: int = 10
     num_calibration: int = 64
     method: str = "osscar"
+    # Kept MLP neurons rounded down to a multiple: W4A16 needs a group size dividing every width (8 is the
+    # smallest it tries), and kernels and tensor parallelism want aligned widths; 30% of 256 keeps 176, not 179.
+    neuron_multiple: int = 8
     # Local search on a 256-wide MLP is seconds per round; a few rounds keep most of its gain on 2 cores.
     max_swap_rounds: int = 4
     distill: DistillConfig = field(default_factory=DistillConfig)
@@ -99,6 +102,7 @@ def _prune_config(config: PruneRecipeConfig):  # type: ignore[no-untyped-def]
         mlp_sparsity=config.mlp_sparsity,
         head_sparsity=config.head_sparsity,
         method=config.method,
+        neuron_multiple=config.neuron_multiple,
         osscar=OsscarConfig(max_swap_rounds=config.max_swap_rounds),
     )
 

@@ -42,7 +42,10 @@ def fitted_group_size(model, preferred: int) -> int:  # type: ignore[no-untyped-
     for size in GROUP_SIZES:
         if size <= preferred and all(w % size == 0 for w in widths):
             return size
-    raise ValueError(f"no group size in {GROUP_SIZES} divides the input widths {sorted(widths)}")
+    raise ValueError(
+        f"no group size in {GROUP_SIZES} divides the input widths {sorted(widths)}; "
+        "prune with a neuron multiple (e.g. --neuron-multiple 8) so the widths stay aligned"
+    )
 
 
 def quantize_checkpoint(

@@ -87,3 +87,22 @@ def test_gradual_prune_with_kd_loads_and_scores(examples: ExampleBuilder, tokeni
     plain = AutoModelForCausalLM.from_pretrained(str(none), local_files_only=True)
     assert plain.config.intermediate_size == 32
     assert not torch.equal(plain.model.layers[0].mlp.down_proj.weight, model.model.layers[0].mlp.down_proj.weight)
+
+
+def test_pruned_widths_stay_aligned_so_w4a16_groups_fit(examples: ExampleBuilder, tokenizer, tmp_path: Path) -> None:
+    """30% of 64 neurons keeps 44, which no W4A16 group size (>= 8) divides; the recipe's default keeps 40."""
+    from transformers import AutoModelForCausalLM
+
+    from training.quantize_recipe import fitted_group_size
+
+    student = write_tiny_checkpoint(tokenizer, tmp_path / "student")
+    widths = {}
+    for multiple in (1, 8):
+        spec = PruneRecipeConfig(mlp_sparsity=0.3, recovery="none", num_calibration=4, neuron_multiple=multiple)
+        out = prune_and_recover(student, examples, tmp_path / f"m{multiple}", spec)
+        widths[multiple] = AutoModelForCausalLM.from_pretrained(str(out), local_files_only=True)
+    assert widths[1].config.intermediate_size == 44 and widths[8].config.intermediate_size == 40
+    assert PruneRecipeConfig().neuron_multiple == 8
+    assert fitted_group_size(widths[8], 128) == 8
+    with pytest.raises(ValueError, match="neuron multiple"):
+        fitted_group_size(widths[1], 128)
