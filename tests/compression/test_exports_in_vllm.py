@@ -14,7 +14,6 @@ A wrong scale, group order or shape is off by far more than these.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from ranking.scorer import ScoreBatch, ScoreResult
 from slmrank.cli import main
 from tests.ranking.backends.fake_engine import free_port
+from tests.scoring import score_once
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -64,16 +64,7 @@ def embedded(model_dir: Path, batch_of) -> tuple[ScoreBatch, ScoreResult]:  # ty
 
     loaded = load_checkpoint(model_dir, device="cpu", dtype="float32")
     batch = batch_of(loaded)
-
-    async def go() -> ScoreResult:
-        engine = EmbeddedEngine(loaded)
-        await engine.start()
-        try:
-            return await engine.score(batch)
-        finally:
-            await engine.close()
-
-    return batch, asyncio.run(go())
+    return batch, score_once(EmbeddedEngine(loaded), batch)[0]
 
 
 def served(model_dir: Path, batch: ScoreBatch, dtype: str, work: Path) -> tuple[ScoreResult, str]:
@@ -89,17 +80,8 @@ def served(model_dir: Path, batch: ScoreBatch, dtype: str, work: Path) -> tuple[
     )
     url = f"http://127.0.0.1:{port}"
     server = EngineProcess(command, url, work / "vllm.log").start(timeout_s=300)
-
-    async def go() -> ScoreResult:
-        scorer = VLLMScorer(url, VLLMConfig(model_name=name))
-        await scorer.start()
-        try:
-            return await scorer.score(batch)
-        finally:
-            await scorer.close()
-
     try:
-        return asyncio.run(go()), (work / "vllm.log").read_text()
+        return score_once(VLLMScorer(url, VLLMConfig(model_name=name)), batch)[0], (work / "vllm.log").read_text()
     finally:
         server.stop()
 
