@@ -119,7 +119,7 @@ def run_compression_pipeline(
             continue
         summary["models"][stage.name] = run_stage(run, stage, groups, config.eval_groups_per_batch)
         summary["stages"][stage.name]["wall_seconds"] = _wall_seconds(run, stage)
-        summary["intervals"] = delta_intervals(run, list(summary["models"]), config)
+        summary["intervals"] = delta_intervals(run, list(summary["models"]), config, summary["intervals"])
         write_json(run / "compression" / "summary.json", summary)
         if report_prefix is not None:
             write_compression_report(summary, report_prefix)
@@ -145,8 +145,14 @@ def run_stage(run: Path, stage: Stage, groups: dict[str, list], groups_per_batch
     return result
 
 
-def delta_intervals(run: Path, names: list[str], config: CompressionConfig) -> dict[str, dict[str, Any]]:
-    """{reference: {stage: interval}}: paired bootstrap (over members) of each stage's mean-AUC Δ%."""
+def delta_intervals(
+    run: Path, names: list[str], config: CompressionConfig, known: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """{reference: {stage: interval}}: paired bootstrap (over members) of each stage's mean-AUC Δ%.
+
+    Intervals already in `known` are kept: finished stages' scores never change, and the bootstrap costs
+    seconds per pair, so recomputing all of them after every stage would grow quadratically.
+    """
     from training.bootstrap import paired_auc_delta
     from training.evaluator import load_task_scores
 
@@ -154,17 +160,23 @@ def delta_intervals(run: Path, names: list[str], config: CompressionConfig) -> d
         path = run / "compression" / name / SCORES_FILE
         return load_task_scores(path) if path.exists() else None
 
-    loaded = {n: scores(n) for n in names}
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {ref: dict(v) for ref, v in (known or {}).items()}
     for reference in (REFERENCE, CONTROL):
-        ref = loaded.get(reference)
+        wanted = [
+            n
+            for n in names
+            if n not in (reference, "teacher")
+            and (reference == REFERENCE or "-kd" in n)
+            and n not in out.get(reference, {})
+        ]
+        ref = scores(reference) if reference in names and wanted else None
         if ref is None:
             continue
-        out[reference] = {
-            n: asdict(paired_auc_delta(ref, s, config.num_bootstrap, seed=config.seed))
-            for n, s in loaded.items()
-            if s is not None and n not in (reference, "teacher") and (reference == REFERENCE or "-kd" in n)
-        }
+        for n in wanted:
+            candidate = scores(n)
+            if candidate is not None:
+                interval = paired_auc_delta(ref, candidate, config.num_bootstrap, seed=config.seed)
+                out.setdefault(reference, {})[n] = asdict(interval)
     return out
 
 

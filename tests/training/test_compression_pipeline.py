@@ -12,7 +12,7 @@ import torch
 
 from ranking.prompt_builder import PromptConfig
 from training.checkpoint_writer import write_json
-from training.compression_pipeline import SMOKE, run_compression_pipeline
+from training.compression_pipeline import SMOKE, delta_intervals, run_compression_pipeline
 from training.compression_report import SEEDS_TITLE
 from training.evaluator import load_task_scores
 from training.pipeline_config import DistillConfig
@@ -46,6 +46,7 @@ def tiny_run(tokenizer, run: Path, prompt: PromptConfig = PROMPT) -> Path:
 
 
 def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatch) -> None:
+    import training.bootstrap
     import training.prune_recipe
     import training.quantize_recipe
 
@@ -88,6 +89,17 @@ def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatc
     data = json.loads((tmp_path / "report" / "tables.json").read_text())
     assert data["goals"]["fp8_dynamic >= -0.05%"] != "not run"
     assert (tmp_path / "report" / "tables.png").stat().st_size > 0
+
+    # Intervals are deterministic; known ones are reused, not recomputed (they cost seconds each on real runs).
+    fresh = delta_intervals(run, list(summary["models"]), TINY)
+    assert fresh == intervals
+
+    def no_bootstrap(*args, **kwargs):
+        raise AssertionError("a known interval was recomputed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training.bootstrap, "paired_auc_delta", no_bootstrap)
+        assert delta_intervals(run, list(summary["models"]), TINY, known=intervals) == intervals
 
     # Second run: every stage is done, so nothing is pruned, quantized or trained again.
     def fail(*args, **kwargs):
