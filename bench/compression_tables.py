@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-eval-members", type=int, help="evaluate on the first N test members only")
     p.add_argument("--num-calibration", type=int, help="calibration prompts for pruning and GPTQ")
     p.add_argument("--gradual-steps", type=int, help="prune + KD rounds of the gradual recipe (Table 3)")
+    p.add_argument("--oneshot-mlp-sparsities", type=float, nargs="*", help="Table 2 rows (none: skip Table 2)")
+    p.add_argument("--schemes", nargs="*", help="quantization schemes (none: skip Tables 8 and 8b)")
     p.add_argument("--seed-replicates", type=int, help="seeds of the goal-bearing KD recoveries (1 = no repeats)")
     p.add_argument("--num-bootstrap", type=int, help="member resamples per delta interval")
     p.add_argument("--time-budget-s", type=float, help="start no stage after this many seconds")
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         "num_calibration": args.num_calibration,
         "gradual_steps": args.gradual_steps,
         "seed_replicates": args.seed_replicates,
+        "oneshot_mlp_sparsities": None if args.oneshot_mlp_sparsities is None else tuple(args.oneshot_mlp_sparsities),
+        "schemes": None if args.schemes is None else tuple(args.schemes),
         "num_bootstrap": args.num_bootstrap,
     }
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
