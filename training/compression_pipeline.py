@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from training.checkpoint_writer import write_json
-from training.compression_report import CONTROL, REFERENCE
+from training.compression_report import CONTROL, REFERENCE, seed_stage
 from training.movielens import DEFAULT_DATA_DIR
 from training.pipeline_config import DistillConfig
 from training.prune_recipe import PruneRecipeConfig
@@ -229,7 +229,7 @@ def plan_stages(run: Path, config: CompressionConfig, examples, distill: Distill
     for offset in range(1, config.seed_replicates):
         for name, spec in repeated.items():
             seeded = replace(spec, seed=config.seed + offset)
-            stages.append(_prune_stage(f"{name}-seed{offset}", ("seeds",), student, examples, seeded))
+            stages.append(_prune_stage(seed_stage(name, offset), ("seeds",), student, examples, seeded))
     # Last: the teacher is the slowest model to score and only fills the "Δ vs teacher" column.
     stages.append(Stage("teacher", ("reference",), {"source": "teacher"}, lambda d: run / "teacher" / "model"))
     return stages

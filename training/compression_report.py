@@ -87,6 +87,11 @@ def table_rows(summary: dict[str, Any], rows: list[tuple[str, str]]) -> list[dic
     return out
 
 
+def seed_stage(base: str, offset: int) -> str:
+    """The stage that repeats `base` with seed + offset (offset 0 is `base` itself)."""
+    return base if offset == 0 else f"{base}-seed{offset}"
+
+
 SEEDS_TITLE = "Seed spread — the goal-bearing recoveries repeated (another calibration draw and KD batch order)"
 
 
@@ -101,13 +106,12 @@ def seed_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     bases = sorted({n.rsplit("-seed", 1)[0] for n in models if "-seed" in n})
     out = []
     for base in bases:
-        names = [base] + [f"{base}-seed{i}" for i in range(1, replicates)]
+        names = [seed_stage(base, i) for i in range(replicates)]
         aucs = [models[n]["mean_auc"] for n in names if n in models]
         deltas = [delta_percent(a, ref) for a in aucs]
         row: dict[str, Any] = {"stage": base, "deltas_pct": deltas, "mean_delta_pct": sum(deltas) / len(deltas)}
         row["range_pct"] = [min(deltas), max(deltas)]
-        control_names = [CONTROL] + [f"{CONTROL}-seed{i}" for i in range(1, replicates)]
-        controls = [models[n]["mean_auc"] for n in control_names if n in models]
+        controls = [models[n]["mean_auc"] for n in (seed_stage(CONTROL, i) for i in range(replicates)) if n in models]
         if base != CONTROL and controls:
             mean_control = sum(controls) / len(controls)
             row["mean_delta_vs_control_pct"] = delta_percent(sum(aucs) / len(aucs), mean_control)
@@ -153,7 +157,7 @@ def goals(summary: dict[str, Any]) -> dict[str, str]:
 
 
 def _goal(summary: dict[str, Any], names: list[str], limit: float, reference: str = REFERENCE) -> str:
-    """ "yes"/"no" on the best point estimate, with its bootstrap interval when the scores were saved."""
+    """Yes or no on the best point estimate, with its bootstrap interval when the scores were saved."""
     models = summary["models"]
     ran = [n for n in names if n in models]
     if not ran or reference not in models:
