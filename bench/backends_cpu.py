@@ -168,16 +168,18 @@ def bench_warmup(url: str, model: Path, data: MovieLens, num_members: int) -> di
     """vLLM directly, cold members, k = 32: prefix warm-up never vs new (exact cached counts: split prompts)."""
     from ranking.backends.remote_scorer import PrefixWarmup
     from ranking.backends.vllm_scorer import VLLMConfig, VLLMScorer
+    from ranking.card import ModelCard
     from ranking.labels import resolve_label_tokens
     from ranking.member import Candidate, Interaction, Member
     from ranking.model_loader import load_tokenizer
-    from ranking.prompt_builder import PromptBuilder, PromptConfig
+    from ranking.prompt_builder import PromptBuilder
     from ranking.scorer import ScoreBatch
-    from ranking.tasks import TASKS
 
+    card = ModelCard.load(model)
+    task = card.task(card.default_task)
     tokenizer, vocab_size, _ = load_tokenizer(model)
-    builder = PromptBuilder(tokenizer, PromptConfig.from_checkpoint(model))
-    labels = resolve_label_tokens(tokenizer, TASKS["like"], vocab_size).ids
+    builder = PromptBuilder(tokenizer, card.prompt)
+    labels = resolve_label_tokens(tokenizer, task, vocab_size).ids
     out: dict[str, Any] = {}
     for seed, policy in ((500, PrefixWarmup.NEVER), (600, PrefixWarmup.NEW)):
         items = Workload(data, WorkloadConfig(k=32, context_tokens=1024, seed=seed, namespace=f"w{seed}")).items(
@@ -187,7 +189,7 @@ def bench_warmup(url: str, model: Path, data: MovieLens, num_members: int) -> di
         for item in items:
             m = item.member
             member = Member(m.id, m.profile, tuple(Interaction(h.item, h.action, h.timestamp) for h in m.history))
-            prompt = builder.build(member, [Candidate(c, t) for c, t in item.candidates], TASKS["like"])
+            prompt = builder.build(member, [Candidate(c, t) for c, t in item.candidates], task)
             batches.append(ScoreBatch(prompt.prefix_ids, prompt.suffix_ids, labels, m.id))
 
         async def go(policy=policy, batches=batches):

@@ -34,7 +34,9 @@ from compression.export import checkpoint_bytes
 from compression.osscar import OsscarConfig
 from compression.structured_prune import PruneConfig, prune_model
 from ranking.labels import resolve_all
-from ranking.tasks import TASKS
+from training.movielens_tasks import movielens_tasks
+
+TASKS = movielens_tasks()
 
 RESULTS = Path("bench/results")
 CASES = [(0.1, 0.0), (0.2, 0.0), (0.3, 0.0), (0.4, 0.0), (0.3, 0.5)]

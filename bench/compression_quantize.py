@@ -35,7 +35,9 @@ from compression.export import checkpoint_bytes, export_compressed
 from compression.quantize import QuantizeConfig, quantize_model
 from ranking.labels import resolve_all
 from ranking.quantized_linear import load_quantized_model
-from ranking.tasks import TASKS
+from training.movielens_tasks import movielens_tasks
+
+TASKS = movielens_tasks()
 
 RESULTS = Path("bench/results")
 VARIANTS = {

@@ -35,7 +35,9 @@ from ranking.member import Candidate, Interaction, Member
 from ranking.model_loader import LoadedModel, load_checkpoint
 from ranking.prompt_builder import PromptBuilder, PromptConfig, RankPrompt
 from ranking.scorer import ScoreBatch
-from ranking.tasks import TASKS
+from training.movielens_tasks import movielens_tasks
+
+TASKS = movielens_tasks()
 
 DATA = Path("data/movielens-latest-small")
 RESULTS = Path("bench/results")

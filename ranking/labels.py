@@ -33,7 +33,8 @@ def resolve_label_tokens(tokenizer: TextEncoder, task: Task, vocab_size: int) ->
         encoded = tokenizer.encode(label, add_special_tokens=False)
         if len(encoded) != 1:
             raise LabelTokenError(
-                f"task {task.name!r}: label {label!r} is {len(encoded)} tokens {encoded}; it must be exactly one"
+                f"task {task.name!r}: label {label!r} is {len(encoded)} tokens {_pieces(tokenizer, encoded)} "
+                "of this tokenizer; a label must be exactly one token"
             )
         if not 0 <= encoded[0] < vocab_size:
             raise LabelTokenError(f"task {task.name!r}: label {label!r} id {encoded[0]} >= vocab {vocab_size}")
@@ -46,3 +47,9 @@ def resolve_label_tokens(tokenizer: TextEncoder, task: Task, vocab_size: int) ->
 def resolve_all(tokenizer: TextEncoder, tasks: Iterable[Task], vocab_size: int) -> dict[str, LabelTokens]:
     """Label tokens for every task, checked at start-up so a bad checkpoint fails before serving."""
     return {task.name: resolve_label_tokens(tokenizer, task, vocab_size) for task in tasks}
+
+
+def _pieces(tokenizer: TextEncoder, ids: list[int]) -> list[str]:
+    """The tokens as strings where the tokenizer can say (HF tokenizers can), else their ids."""
+    convert = getattr(tokenizer, "convert_ids_to_tokens", None)
+    return list(convert(ids)) if callable(convert) else [str(i) for i in ids]

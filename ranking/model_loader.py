@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from ranking.card import CARD_FILE
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -48,8 +50,8 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
 
 
 def checkpoint_name(model_dir: Path) -> str:
-    """The name a checkpoint gives itself in slmrank.json, else its directory name."""
-    card = model_dir / "slmrank.json"
+    """The name a checkpoint gives itself in its card, else its directory name."""
+    card = model_dir / CARD_FILE
     if card.exists():
         name = json.loads(card.read_text()).get("model_name")
         if isinstance(name, str) and name:

@@ -8,16 +8,13 @@ learns on is, token for token, what it is served.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
+from ranking import prompt_template as tpl
 from ranking.member import Candidate, Interaction, Member
 from ranking.tasks import Task
-
-PROMPT_CONFIG_FILE = "slmrank.json"
 
 
 class TextEncoder(Protocol):
@@ -30,7 +27,7 @@ class TextEncoder(Protocol):
 
 @dataclass(frozen=True)
 class PromptConfig:
-    """Token budgets of a prompt. Saved beside a checkpoint so serving uses the budgets the model trained on."""
+    """Token budgets of a prompt. Saved in a checkpoint's card so serving uses the budgets the model trained on."""
 
     max_prefix_len: int = 1024
     max_profile_len: int = 96
@@ -44,16 +41,6 @@ class PromptConfig:
                 raise ValueError(f"PromptConfig.{name} must be >= 1")
         if self.max_prefix_len < self.max_profile_len + 64:
             raise ValueError("PromptConfig.max_prefix_len must leave >= 64 tokens beyond the profile budget")
-
-    @classmethod
-    def from_checkpoint(cls, model_dir: str | Path) -> PromptConfig:
-        """The config saved with a checkpoint by the training pipeline, else the defaults."""
-        path = Path(model_dir) / PROMPT_CONFIG_FILE
-        if not path.exists():
-            return cls()
-        data = json.loads(path.read_text()).get("prompt", {})
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,19 +61,6 @@ class RankPrompt:
     def prompt_tokens(self) -> int:
         """Tokens of all k prompts as an engine without prefix sharing would see them."""
         return sum(len(self.prefix_ids) + len(s) for s in self.suffix_ids)
-
-
-def render_profile(profile: str | dict[str, Any] | None) -> str:
-    """Free text as is; fields as `key: value` in the order given (lists joined by commas)."""
-    if profile is None:
-        return "unknown"
-    if isinstance(profile, str):
-        return profile.strip() or "unknown"
-    parts = []
-    for key, value in profile.items():
-        shown = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
-        parts.append(f"{key}: {shown}")
-    return "; ".join(parts) or "unknown"
 
 
 def ordered_history(history: Sequence[Interaction]) -> list[Interaction]:
@@ -116,9 +90,9 @@ class PromptBuilder:
         """Instruction, profile and the most recent history lines that fit the budget; (ids, lines shown)."""
         cfg = self.config
         head = [self.tokenizer.bos_token_id] if cfg.add_bos and self.tokenizer.bos_token_id is not None else []
-        head += self._encode_fixed(task.instruction + "\n")
-        head += self._encode("Member profile: " + render_profile(member.profile))[: cfg.max_profile_len]
-        head += self._encode_fixed("\nRecent activity, oldest first:\n")
+        head += self._encode_fixed(tpl.instruction_line(task.instruction))
+        head += self._encode(tpl.profile_line(member.profile))[: cfg.max_profile_len]
+        head += self._encode_fixed(tpl.HISTORY_HEADER)
         lines = [self._history_line(h) for h in ordered_history(member.history)]
         budget = cfg.max_prefix_len - len(head)
         kept: list[list[int]] = []
@@ -130,18 +104,18 @@ class PromptBuilder:
             kept.append(line)
             budget -= len(line)
         if not kept:
-            empty = self._encode_fixed("(none)\n")
+            empty = self._encode_fixed(tpl.EMPTY_HISTORY)
             return head + (empty if len(empty) <= budget else []), 0
         body = [tok for line in reversed(kept) for tok in line]
         return head + body, len(kept)
 
     def candidate_suffix(self, text: str, task: Task) -> list[int]:
         """`Candidate: <text>` under its budget, then the question; the label token is predicted next."""
-        ids = self._encode("Candidate: " + text.strip())[: self.config.max_candidate_len]
-        return ids + self._encode_fixed(f"\n{task.question} Answer:")
+        ids = self._encode(tpl.candidate_line(text))[: self.config.max_candidate_len]
+        return ids + self._encode_fixed(tpl.question_line(task.question))
 
     def _history_line(self, interaction: Interaction) -> list[int]:
-        ids = self._encode(f"- {interaction.action.strip()}: {interaction.item.strip()}")
+        ids = self._encode(tpl.history_line(interaction.action, interaction.item))
         return ids[: self.config.max_item_len] + self._encode_fixed("\n")
 
     def _encode(self, text: str) -> list[int]:

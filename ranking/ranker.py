@@ -8,12 +8,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ranking.card import ModelCard
 from ranking.labels import LabelTokens
 from ranking.member import Candidate, Member
 from ranking.prompt_builder import PromptBuilder
 from ranking.scorer import ScoreBatch, Scorer
 from ranking.scores import ScoreType, score_from_logprobs
-from ranking.tasks import get_task
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,23 @@ class Ranker:
         builder: PromptBuilder,
         scorer: Scorer,
         label_tokens: Mapping[str, LabelTokens],
-        model_name: str,
+        card: ModelCard,
+        default_task: str | None = None,
     ) -> None:
         self.builder = builder
         self.scorer = scorer
         self.label_tokens = dict(label_tokens)
-        self.model_name = model_name
+        self.card = card
+        self.default_task = default_task or card.default_task
+
+    @property
+    def model_name(self) -> str:
+        return self.card.model_name
 
     @property
     def tasks(self) -> list[str]:
-        return sorted(self.label_tokens)
+        """The tasks of the model's card, the default first."""
+        return self.card.task_names
 
     async def rank(
         self,
@@ -77,7 +84,7 @@ class Ranker:
         deadline: float | None = None,
     ) -> Ranking:
         """Score every candidate for `member` under `task_name` and return them best first."""
-        task = get_task(task_name)
+        task = self.card.task(task_name)
         labels = self.label_tokens[task_name]
         # Tokenising a long history is a few ms of CPU: keep it off the event loop.
         prompt = await asyncio.to_thread(self.builder.build, member, candidates, task)

@@ -1,13 +1,17 @@
-"""Instruction templates, one per ranking task, each with its own pair of single-token labels."""
+"""A ranking task: the instruction opening a member prefix, the question closing each candidate, two labels.
+
+Tasks are data, not code: a checkpoint's card (ranking/card.py) declares the tasks it was trained for.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Task:
-    """What the model is asked: the instruction opening the member prefix, the question closing each candidate."""
+    """What the model is asked; labels carry their leading space (after "Answer:" a BPE predicts " Yes")."""
 
     name: str
     instruction: str
@@ -15,32 +19,14 @@ class Task:
     positive_label: str
     negative_label: str
 
+    @property
+    def labels(self) -> tuple[str, str]:
+        return (self.positive_label, self.negative_label)
 
-# Label strings carry their leading space: after "Answer:" a byte-level BPE predicts " Yes", not "Yes".
-TASKS: dict[str, Task] = {
-    task.name: task
-    for task in (
-        Task(
-            name="like",
-            instruction="Task: predict whether the member will like the candidate movie (4 stars or more).",
-            question="Will the member like it?",
-            positive_label=" Yes",
-            negative_label=" No",
-        ),
-        Task(
-            name="love",
-            instruction="Task: predict whether the member will love the candidate movie (4.5 stars or more).",
-            question="Will the member love it?",
-            positive_label=" True",
-            negative_label=" False",
-        ),
-    )
-}
-
-
-def get_task(name: str) -> Task:
-    """The task called `name`; KeyError names the known ones."""
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise KeyError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}") from None
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "instruction": self.instruction,
+            "question": self.question,
+            "labels": [self.positive_label, self.negative_label],
+        }

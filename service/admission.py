@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ranking.prompt_builder import render_profile
+from ranking.prompt_template import render_profile
 from service.errors import RequestRejectedError
 from service.schemas import ErrorDetail, RankRequest
 from service.settings import Settings
 
 
-def check_rank_request(req: RankRequest, settings: Settings, tasks: Iterable[str]) -> None:
+def check_rank_request(req: RankRequest, settings: Settings, tasks: Iterable[str], default_task: str) -> None:
     """Raise RequestRejectedError (422) naming every broken field and its limit."""
     problems = _candidate_problems(req, settings) + _member_problems(req, settings)
-    task = req.task or settings.default_task
-    known = sorted(tasks)
+    task = req.task or default_task
+    known = list(tasks)
     if task not in known:
         problems.append(ErrorDetail(field="task", message=f"unknown task; known tasks: {', '.join(known)}"))
     if problems:

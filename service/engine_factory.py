@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ranking.card import ModelCard
 from ranking.labels import resolve_all
-from ranking.prompt_builder import PromptBuilder, PromptConfig
+from ranking.prompt_builder import PromptBuilder
 from ranking.ranker import Ranker
 from ranking.scorer import Scorer
-from ranking.tasks import TASKS
 from service.settings import Settings
 
 if TYPE_CHECKING:  # the engine imports torch; the service imports it only when it builds one
@@ -19,25 +19,26 @@ log = logging.getLogger(__name__)
 
 
 def build_ranker(settings: Settings) -> Ranker:
-    """Load what the backend needs and check every task's label tokens; raises on a bad checkpoint."""
+    """Read the card, load what the backend needs, check every task's label tokens; raises on a bad checkpoint."""
+    card = ModelCard.load(settings.model_dir)
+    if settings.default_task and settings.default_task not in card.task_names:
+        raise ValueError(f"SLMRANK_DEFAULT_TASK={settings.default_task!r} is not one of {card.task_names}")
     if settings.backend == "embedded":
-        scorer, tokenizer, vocab_size, name = _embedded(settings)
+        scorer, tokenizer, vocab_size = _embedded(settings)
     else:
-        scorer, tokenizer, vocab_size, name = _remote(settings)
-    labels = resolve_all(tokenizer, TASKS.values(), vocab_size)
-    if settings.default_task not in labels:
-        raise ValueError(f"SLMRANK_DEFAULT_TASK={settings.default_task!r} is not one of {sorted(labels)}")
-    builder = PromptBuilder(tokenizer, PromptConfig.from_checkpoint(settings.model_dir))
-    log.info("model %s, backend %s, tasks %s", name, settings.backend, sorted(labels))
-    return Ranker(builder, scorer, labels, name)
+        scorer, tokenizer, vocab_size = _remote(settings, card.model_name)
+    labels = resolve_all(tokenizer, card.tasks, vocab_size)
+    builder = PromptBuilder(tokenizer, card.prompt)
+    log.info("model %s, backend %s, tasks %s", card.model_name, settings.backend, card.task_names)
+    return Ranker(builder, scorer, labels, card, settings.default_task or None)
 
 
-def _embedded(settings: Settings) -> tuple[Scorer, Any, int, str]:
+def _embedded(settings: Settings) -> tuple[Scorer, Any, int]:
     from ranking.engine.embedded_engine import EmbeddedEngine
     from ranking.model_loader import load_checkpoint
 
     loaded = load_checkpoint(settings.model_dir, settings.device, settings.dtype)
-    return EmbeddedEngine(loaded, engine_config(settings)), loaded.tokenizer, loaded.vocab_size, loaded.name
+    return EmbeddedEngine(loaded, engine_config(settings)), loaded.tokenizer, loaded.vocab_size
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -54,16 +55,16 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def _remote(settings: Settings) -> tuple[Scorer, Any, int, str]:
+def _remote(settings: Settings, model_name: str) -> tuple[Scorer, Any, int]:
     from ranking.backends import build_remote_scorer
     from ranking.model_loader import load_tokenizer
 
-    tokenizer, vocab_size, name = load_tokenizer(settings.model_dir)
+    tokenizer, vocab_size, _ = load_tokenizer(settings.model_dir)
     scorer = build_remote_scorer(
         settings.backend,
         endpoints=settings.engine_url_list,
         dns=settings.engine_dns or None,
         request_timeout_s=settings.request_timeout_s,
-        model_name=name,
+        model_name=model_name,
     )
-    return scorer, tokenizer, vocab_size, name
+    return scorer, tokenizer, vocab_size

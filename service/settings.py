@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         "auto",
         description="Embedded engine attention: auto picks sdpa_cascade on CPU, flashinfer on CUDA if installed.",
     )
-    default_task: str = Field("like", description="Task used when a request names none.")
+    default_task: str = Field("", description="Task used when a request names none; empty: the card's first task.")
     max_candidates: int = Field(128, ge=1, le=4096, description="Most candidates in one request.")
     max_candidate_chars: int = Field(1000, ge=1, description="Longest candidate text, characters.")
     max_id_chars: int = Field(128, ge=1, description="Longest member or candidate id, characters.")

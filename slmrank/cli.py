@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from slmrank import __version__
 
 # Each module defines `register(subparsers)`; order is the order shown in --help.
-COMMAND_MODULES = ("service.cli", "ranking.cli", "training.cli", "compression.cli", "loadtest.cli")
+COMMAND_MODULES = ("service.cli", "ranking.cli", "ranking.card_cli", "training.cli", "compression.cli", "loadtest.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

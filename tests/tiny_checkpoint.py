@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -10,7 +9,12 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
-from ranking.tasks import TASKS
+from ranking.card import ModelCard
+from training.member_builder import MOVIELENS_INPUT
+from training.movielens_tasks import movielens_tasks
+
+# The demo's tasks: the tiny checkpoints' cards declare them, so tests can compare against the shipped model.
+TASKS = movielens_tasks()
 
 WORDS = (
     "heat toy story matrix alien jaws titanic fargo casino brazil memento up "
@@ -74,5 +78,5 @@ def make_tiny_checkpoint(out_dir: Path, seed: int = 0, num_layers: int = 2, hidd
     model = Qwen3ForCausalLM(config).eval()
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    (out_dir / "slmrank.json").write_text(json.dumps({"model_name": "tiny-random-qwen3", "tasks": list(TASKS)}))
+    ModelCard("tiny-random-qwen3", tuple(TASKS.values()), input_contract=MOVIELENS_INPUT).save(out_dir)
     return out_dir

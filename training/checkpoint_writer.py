@@ -1,4 +1,4 @@
-"""Write a servable checkpoint: save_pretrained weights + tokenizer, slmrank.json (prompt budgets), manifest."""
+"""Write a servable checkpoint: save_pretrained weights + tokenizer, the model card (slmrank.json), manifest."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ranking.prompt_builder import PROMPT_CONFIG_FILE, PromptConfig
+from ranking.card import ModelCard
 
 MANIFEST_FILE = "manifest.json"
 
@@ -15,13 +15,11 @@ def save_checkpoint(
     model,
     tokenizer,
     out_dir: str | Path,
-    prompt: PromptConfig,
-    tasks: tuple[str, ...] | list[str],
-    model_name: str,
+    card: ModelCard,
     manifest: dict[str, Any],
     dtype: str = "float32",
 ) -> Path:
-    """save_pretrained(model.safetensors) + tokenizer files + slmrank.json + manifest.json in out_dir."""
+    """save_pretrained(model.safetensors) + tokenizer files + the card + manifest.json in out_dir."""
     import torch
 
     out = Path(out_dir)
@@ -30,7 +28,7 @@ def save_checkpoint(
     to_save.save_pretrained(str(out), safe_serialization=True)
     tokenizer.save_pretrained(str(out))
     portable_tokenizer_class(out)
-    write_json(out / PROMPT_CONFIG_FILE, {"prompt": prompt.to_dict(), "tasks": list(tasks), "model_name": model_name})
+    card.save(out)
     write_json(out / MANIFEST_FILE, manifest)
     return out
 
@@ -58,10 +56,10 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def load_model(model_dir: str | Path):
-    """(model, tokenizer, prompt config) of a saved checkpoint, CPU float32, never touching a hub."""
+    """(model, tokenizer, card) of a saved checkpoint, CPU float32, never touching a hub."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    return model.eval(), tokenizer, PromptConfig.from_checkpoint(model_dir)
+    return model.eval(), tokenizer, ModelCard.load(model_dir)

@@ -222,8 +222,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     split = ChronologicalSplit(MovieLens.load(args.data))
-    _, tokenizer, prompt = load_model(args.model[0])
-    examples = ExampleBuilder(split, tokenizer, prompt, tasks)
+    _, tokenizer, card = load_model(args.model[0])
+    examples = ExampleBuilder(split, tokenizer, card.prompt, tasks)
     results = baseline_results(split, {t: examples.eval_groups("test", t) for t in tasks})
     for model_dir in args.model:
         results[str(model_dir)] = checkpoint_result(model_dir, split, tasks)

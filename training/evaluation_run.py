@@ -29,13 +29,12 @@ def checkpoint_result(
 ) -> dict[str, Any]:
     """AUCs of one saved checkpoint, its prompts built with its own tokenizer and prompt budgets."""
     from ranking.labels import resolve_all
-    from ranking.tasks import get_task
     from training.example_builder import ExampleBuilder
     from training.model_factory import num_parameters
 
-    model, tokenizer, prompt = load_model(model_dir)
-    examples = ExampleBuilder(split, tokenizer, prompt, tasks)
-    labels = resolve_all(tokenizer, [get_task(t) for t in tasks], model.config.vocab_size)
+    model, tokenizer, card = load_model(model_dir)
+    examples = ExampleBuilder(split, tokenizer, card.prompt, tasks)
+    labels = resolve_all(tokenizer, [card.task(t) for t in tasks], model.config.vocab_size)
     started = time.perf_counter()
     per_task = {}
     for task in tasks:

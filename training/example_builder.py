@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ranking.prompt_builder import PromptBuilder, PromptConfig, TextEncoder
-from ranking.tasks import get_task
-from training.labeling import get_labeling
 from training.member_builder import build_member, candidate
 from training.movielens import Rating
+from training.movielens_tasks import movielens_task
 from training.split import ChronologicalSplit, MemberPeriods
 
 
@@ -50,7 +49,7 @@ class ExampleBuilder:
         self.split = split
         self.movies = split.movies
         self.builder = PromptBuilder(tokenizer, prompt_config)
-        self.tasks = [get_task(t) for t in tasks]
+        self.tasks = [movielens_task(t).task for t in tasks]
         self.group_size = group_size
         self.min_history = min_history
         # Every train rating that has at least `min_history` earlier ratings can start a group.
@@ -112,8 +111,8 @@ class ExampleBuilder:
             user_id, history, profile_ratings, self.movies, max_history=self.builder.config.max_prefix_len
         )
         cands = [candidate(self.movies[r.movie_id]) for r in targets]
-        prompt = self.builder.build(member, cands, get_task(task_name))
-        labeling = get_labeling(task_name)
+        labeling = movielens_task(task_name)
+        prompt = self.builder.build(member, cands, labeling.task)
         return RankGroup(
             user_id=user_id,
             task=task_name,

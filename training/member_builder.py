@@ -11,12 +11,38 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from ranking.input_contract import InputContract
 from ranking.member import Candidate, Interaction, Member
 from training.movielens import Movie, Rating
 
 NUM_FAVOURITE_GENRES = 3
 # Ratings at or above this count towards the favourite genres (the "like" threshold).
 LIKED_RATING = 4.0
+
+
+MOVIELENS_INPUT = InputContract(
+    item="`Title (Year) | Genre|Genre|...` as in MovieLens movies.csv",
+    action="`rated X.X`: the member's star rating, one decimal (0.5 to 5.0)",
+    profile=(
+        "fields in this order: `favourite genres` (the 3 most frequent among movies rated 4.0 or more), "
+        "`average rating` (one decimal) and `ratings` (count), from the ratings known before the request"
+    ),
+    example={
+        "member": {
+            "id": "u42",
+            "profile": {"favourite genres": "Crime, Drama, Thriller", "average rating": "3.9", "ratings": "2"},
+            "history": [
+                {"item": "Heat (1995) | Action|Crime|Thriller", "action": "rated 4.5", "timestamp": 1530000000},
+                {"item": "Casino (1995) | Crime|Drama", "action": "rated 3.5", "timestamp": 1530000600},
+            ],
+        },
+        "candidates": [
+            {"id": "m1", "text": "Fargo (1996) | Comedy|Crime|Drama|Thriller"},
+            {"id": "m2", "text": "Toy Story (1995) | Adventure|Animation|Children|Comedy|Fantasy"},
+        ],
+        "task": "like",
+    },
+)
 
 
 def rating_action(rating: float) -> str:

@@ -85,9 +85,11 @@ class Pipeline:
 
     def train_model(self, stage_dir: Path, role: str) -> None:
         """Train the teacher or a student into stage_dir/model."""
+        from ranking.card import ModelCard
         from ranking.labels import resolve_all
-        from ranking.tasks import get_task
+        from training.member_builder import MOVIELENS_INPUT
         from training.model_factory import build_model, num_parameters
+        from training.movielens_tasks import movielens_task
         from training.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
         from training.trainer import Trainer
 
@@ -107,7 +109,8 @@ class Pipeline:
         else:
             weight = cfg.teacher_sequence_weight if role == "teacher" else cfg.distill.sequence_weight
             loss = SupervisedRankingLoss(weight)
-        labels = resolve_all(tokenizer, [get_task(t) for t in cfg.tasks], len(tokenizer))
+        tasks = tuple(movielens_task(t).task for t in cfg.tasks)
+        labels = resolve_all(tokenizer, tasks, len(tokenizer))
         trainer = Trainer(model, examples, labels, tokenizer.pad_token_id, train_cfg, stage_dir, loss, teacher)
         seconds = trainer.run(description=role)
         model_name = f"movielens-{cfg.name}-{role}"
@@ -130,7 +133,8 @@ class Pipeline:
             "teacher_forward_seconds": round(trainer.teacher_seconds, 1) if teacher is not None else None,
             "metrics": None,
         }
-        save_checkpoint(model, tokenizer, stage_dir / "model", cfg.prompt, cfg.tasks, model_name, manifest)
+        card = ModelCard(model_name, tasks, cfg.prompt, MOVIELENS_INPUT)
+        save_checkpoint(model, tokenizer, stage_dir / "model", card, manifest)
 
     def evaluate(self, stage_dir: Path) -> None:
         """Test-period AUCs of the baselines and every trained model; fills each model's manifest metrics."""

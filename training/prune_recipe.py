@@ -83,7 +83,7 @@ def prune_and_recover(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model, tokenizer, prompt = load_model(student_dir)
+    model, tokenizer, card = load_model(student_dir)
     teacher = load_model(teacher_dir or student_dir)[0] if config.recovery == "kd" else None
     sequences = calibration_sequences(examples, config.num_calibration, config.seed)
     started = time.perf_counter()
@@ -91,7 +91,7 @@ def prune_and_recover(
     reports = gradual_prune(model, sequences, _prune_config(config), config.num_steps, after_step=recover)
     seconds = time.perf_counter() - started
     manifest = _manifest(Path(student_dir), model, config, [r.to_dict() for r in reports], seconds)
-    return _save(model, tokenizer, prompt, examples, out / "model", manifest)
+    return _save(model, tokenizer, card, out / "model", manifest)
 
 
 def _prune_config(config: PruneRecipeConfig):  # type: ignore[no-untyped-def]
@@ -170,9 +170,10 @@ def _manifest(
     return manifest
 
 
-def _save(model, tokenizer, prompt, examples: ExampleBuilder, out: Path, manifest: dict[str, Any]) -> Path:  # type: ignore[no-untyped-def]
+def _save(model, tokenizer, card, out: Path, manifest: dict[str, Any]) -> Path:  # type: ignore[no-untyped-def]
+    import dataclasses
+
     from training.checkpoint_writer import save_checkpoint
 
     name = f"{manifest.get('model_name', 'student')}-{manifest['role']}"
-    tasks = [t.name for t in examples.tasks]
-    return save_checkpoint(model, tokenizer, out, prompt, tasks, name, manifest)
+    return save_checkpoint(model, tokenizer, out, dataclasses.replace(card, model_name=name), manifest)

@@ -97,15 +97,16 @@ def evaluate_checkpoint(
     With `scores_out`, every candidate's score is also saved there (.npz) for paired comparisons.
     """
     from compression.export import checkpoint_bytes
+    from ranking.card import ModelCard
     from ranking.labels import resolve_all
     from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
-    from ranking.tasks import get_task
     from training.evaluator import save_task_scores, score_model, summarise
     from training.model_factory import num_parameters
 
     path = Path(model_dir)
     loaded = load_checkpoint(path, device="cpu", dtype="float32")
-    labels = resolve_all(loaded.tokenizer, [get_task(t) for t in groups_by_task], loaded.vocab_size)
+    card = ModelCard.load(path)
+    labels = resolve_all(loaded.tokenizer, [card.task(t) for t in groups_by_task], loaded.vocab_size)
     started = time.perf_counter()
     per_task = {
         task: score_model(

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ranking import prompt_template as tpl
 from ranking.member import Member
-from ranking.prompt_builder import render_profile
-from ranking.tasks import TASKS
 from training.member_builder import interaction, profile_from_ratings
+from training.movielens_tasks import movielens_tasks
 from training.split import ChronologicalSplit
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
@@ -29,15 +29,17 @@ def corpus(split: ChronologicalSplit) -> Iterator[str]:
     """Everything a prompt can contain: catalogue texts, train-period history lines and profiles, task text."""
     data_movies = split.movies
     for movie in data_movies.values():
-        yield "Candidate: " + movie.text
+        yield tpl.candidate_line(movie.text)
     for periods in split.members.values():
         train = periods.train
         lines = [interaction(r, data_movies) for r in train]
-        yield "\n".join(f"- {h.action}: {h.item}" for h in lines)
-        yield "Member profile: " + render_profile(Member("m", profile_from_ratings(train, data_movies)).profile)
-    for task in TASKS.values():
-        for label in (task.positive_label, task.negative_label):
-            text = f"{task.instruction}\nRecent activity, oldest first:\n(none)\n{task.question} Answer:{label}\n"
+        yield "\n".join(tpl.history_line(h.action, h.item) for h in lines)
+        yield tpl.profile_line(Member("m", profile_from_ratings(train, data_movies)).profile)
+    for task in movielens_tasks().values():
+        for label in task.labels:
+            # Profile-less on purpose: this exact text is what the shipped tokenizer was trained on.
+            head = tpl.instruction_line(task.instruction) + tpl.HISTORY_HEADER.lstrip("\n") + tpl.EMPTY_HISTORY
+            text = head + tpl.question_line(task.question).lstrip("\n") + label + "\n"
             yield from (text for _ in range(LABEL_REPEATS))
 
 
@@ -65,7 +67,7 @@ def train_tokenizer(split: ChronologicalSplit, config: TokenizerConfig, out_dir:
 
 def label_strings() -> list[str]:
     """Every task's label strings, leading space included."""
-    return [s for t in TASKS.values() for s in (t.positive_label, t.negative_label)]
+    return [s for t in movielens_tasks().values() for s in t.labels]
 
 
 def ensure_single_token_labels(tokenizer) -> None:

@@ -59,8 +59,8 @@ def to_response(req: RankRequest, ranking: Ranking, model: str, task: str, total
 async def score_ranking(req: RankRequest, state: ServiceState, ranker: Ranker, started: float) -> tuple[Ranking, str]:
     """Admission checks, then rank under the request deadline, recording the request metrics."""
     settings = state.settings
-    check_rank_request(req, settings, ranker.tasks)
-    task = req.task or settings.default_task
+    check_rank_request(req, settings, ranker.tasks, ranker.default_task)
+    task = req.task or ranker.default_task
     member, candidates = to_domain(req)
     metrics = state.metrics
     metrics.candidates.observe(len(candidates))

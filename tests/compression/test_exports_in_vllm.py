@@ -49,7 +49,7 @@ def pruned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def score_batch(loaded) -> ScoreBatch:  # type: ignore[no-untyped-def]
     from ranking.labels import resolve_label_tokens
-    from ranking.tasks import TASKS
+    from tests.tiny_checkpoint import TASKS
 
     rng = random.Random(0)
     prefix = tuple(rng.randrange(10, loaded.vocab_size) for _ in range(150))

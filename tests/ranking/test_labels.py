@@ -1,7 +1,8 @@
 import pytest
 
 from ranking.labels import LabelTokenError, resolve_all, resolve_label_tokens
-from ranking.tasks import TASKS, Task
+from ranking.tasks import Task
+from tests.tiny_checkpoint import TASKS
 
 
 def test_every_task_label_is_one_token(tiny_loaded) -> None:

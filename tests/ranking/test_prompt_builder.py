@@ -5,9 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ranking.member import Candidate, Interaction, Member
-from ranking.prompt_builder import PromptBuilder, PromptConfig, ordered_history, render_profile
-from ranking.tasks import TASKS
-from tests.tiny_checkpoint import make_tokenizer
+from ranking.prompt_builder import PromptBuilder, PromptConfig, ordered_history
+from ranking.prompt_template import render_profile
+from tests.tiny_checkpoint import TASKS, make_tokenizer
 
 
 @lru_cache(maxsize=1)

@@ -2,12 +2,13 @@
 
 import pytest
 
+from ranking.card import ModelCard
 from ranking.labels import resolve_label_tokens
 from ranking.member import Candidate, Interaction, Member
-from ranking.prompt_builder import PromptBuilder, PromptConfig
-from ranking.tasks import TASKS
+from ranking.prompt_builder import PromptBuilder
 from tests.reference.plain_scorer import plain_label_logprobs, plain_probability
 from tests.service.conftest import rank_body
+from tests.tiny_checkpoint import TASKS
 from tests.tolerances import TOLERANCE
 
 
@@ -34,9 +35,7 @@ def test_scores_match_plain_transformers_forward(client, tiny_loaded, task) -> N
     # Rebuild the same prompts independently and score them one by one, no batching, no cache.
     m = body["member"]
     member = Member(m["id"], m["profile"], tuple(Interaction(**h) for h in m["history"]))
-    builder = PromptBuilder(
-        tiny_loaded.tokenizer, PromptConfig.from_checkpoint(client.app.state.service.settings.model_dir)
-    )
+    builder = PromptBuilder(tiny_loaded.tokenizer, ModelCard.load(client.app.state.service.settings.model_dir).prompt)
     prompt = builder.build(member, [Candidate(c["id"], c["text"]) for c in body["candidates"]], TASKS[task])
     labels = resolve_label_tokens(tiny_loaded.tokenizer, TASKS[task], tiny_loaded.vocab_size)
     ref = plain_label_logprobs(tiny_loaded.model, [prompt.full_prompt(i) for i in range(4)], labels.ids)

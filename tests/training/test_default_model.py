@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ranking.card import ModelCard
 from ranking.labels import resolve_all
-from ranking.prompt_builder import PromptConfig
-from ranking.tasks import TASKS
+from tests.tiny_checkpoint import TASKS
 from training.movielens import DEFAULT_DATA_DIR, file_sha256
 from training.shipper import MAX_SHIPPED_BYTES
 
@@ -35,7 +35,7 @@ def test_small_and_traceable() -> None:
     for name, digest in manifest["data"]["sha256"].items():
         assert file_sha256(ROOT / DEFAULT_DATA_DIR / name) == digest
     assert manifest["metrics"]["mean_auc"] > 0.5
-    settings = json.loads((DEFAULT / "slmrank.json").read_text())
-    assert set(settings["tasks"]) == {"like", "love"}
-    assert PromptConfig.from_checkpoint(DEFAULT).max_prefix_len == settings["prompt"]["max_prefix_len"]
+    card = ModelCard.load(DEFAULT)
+    assert card.task_names == ["like", "love"]
+    assert card.tasks == tuple(TASKS.values())  # the card carries the demo's tasks, text for text
     assert "Harper" in (DEFAULT / "README.md").read_text()

@@ -9,12 +9,12 @@ import pytest
 
 from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
-from ranking.tasks import get_task
+from tests.tiny_checkpoint import TASKS
 from tests.training.conftest import synthetic_movielens
 from training.example_builder import ExampleBuilder
-from training.labeling import get_labeling
 from training.member_builder import profile_from_ratings
 from training.movielens import MovieLens
+from training.movielens_tasks import movielens_task
 from training.split import ChronologicalSplit
 
 CONFIG = PromptConfig(max_prefix_len=160, max_profile_len=48, max_item_len=32, max_candidate_len=40)
@@ -44,10 +44,10 @@ def test_training_prompt_equals_service_prompt(examples: ExampleBuilder, split, 
     before = periods.ratings[:6]
     member = request_member(3, before, before, split.movies)
     cands = [Candidate(str(r.movie_id), split.movies[r.movie_id].text) for r in periods.ratings[6:10]]
-    served = PromptBuilder(tokenizer, CONFIG).build(member, cands, get_task("love"))
+    served = PromptBuilder(tokenizer, CONFIG).build(member, cands, TASKS["love"])
     assert group.prefix_ids == served.prefix_ids
     assert group.suffix_ids == served.suffix_ids
-    assert group.labels == tuple(get_labeling("love").is_positive(r.rating) for r in periods.ratings[6:10])
+    assert group.labels == tuple(movielens_task("love").is_positive(r.rating) for r in periods.ratings[6:10])
 
 
 def test_eval_prompt_equals_service_prompt(examples: ExampleBuilder, split, tokenizer) -> None:
@@ -55,7 +55,7 @@ def test_eval_prompt_equals_service_prompt(examples: ExampleBuilder, split, toke
     periods = split.members[2]
     member = request_member(2, periods.ratings[: periods.test_start], periods.train, split.movies)
     cands = [Candidate(str(r.movie_id), split.movies[r.movie_id].text) for r in periods.test]
-    served = PromptBuilder(tokenizer, CONFIG).build(member, cands, get_task("like"))
+    served = PromptBuilder(tokenizer, CONFIG).build(member, cands, TASKS["like"])
     assert groups[0].prefix_ids == served.prefix_ids
     assert tuple(s for g in groups for s in g.suffix_ids) == served.suffix_ids
 

@@ -8,7 +8,7 @@ import torch
 
 from ranking.labels import resolve_all
 from ranking.prompt_builder import PromptConfig
-from ranking.tasks import TASKS
+from tests.tiny_checkpoint import TASKS
 from training.example_builder import ExampleBuilder
 from training.model_factory import ModelConfig, build_model
 from training.packed_batch import IGNORE, block_mask, pack_groups

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ranking.card import ModelCard
 from training.pipeline import Pipeline
 from training.pipeline_config import SMOKE, get_config
 
@@ -19,7 +20,6 @@ def test_smoke_pipeline_produces_loadable_checkpoints(tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ranking.prompt_builder import PromptConfig
     from training.report import write_report
     from training.shipper import ship
 
@@ -40,7 +40,7 @@ def test_smoke_pipeline_produces_loadable_checkpoints(tmp_path: Path) -> None:
     assert model.config.architectures == ["Qwen3ForCausalLM"]
     assert model.config.num_key_value_heads < model.config.num_attention_heads
     assert len(tok.encode(" Yes", add_special_tokens=False)) == 1
-    assert PromptConfig.from_checkpoint(shipped) == SMOKE.prompt
+    assert ModelCard.load(shipped).prompt == SMOKE.prompt
     manifest = json.loads((shipped / "manifest.json").read_text())
     assert manifest["metrics"]["mean_auc"] == summary["models"]["student-kd"]["mean_auc"]
     assert len(manifest["data"]["sha256"]["ratings.csv"]) == 64

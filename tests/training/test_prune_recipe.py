@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from ranking.card import ModelCard
 from ranking.prompt_builder import PromptConfig
+from tests.tiny_checkpoint import TASKS
 from training.checkpoint_writer import save_checkpoint
 from training.example_builder import ExampleBuilder
 from training.model_factory import ModelConfig, build_model
@@ -34,7 +36,8 @@ def write_tiny_checkpoint(tokenizer, out: Path, seed: int = 0) -> Path:
     """A random tiny Qwen3 saved the way the training pipeline saves its students."""
     model = build_model(SHAPE, tokenizer, seed)
     manifest = {"model_name": "tiny", "role": "student-kd"}
-    return save_checkpoint(model, tokenizer, out, PROMPT, ["like", "love"], "tiny", manifest)
+    card = ModelCard("tiny", tuple(TASKS.values()), PROMPT)
+    return save_checkpoint(model, tokenizer, out, card, manifest)
 
 
 @pytest.fixture(scope="module")

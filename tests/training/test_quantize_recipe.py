@@ -33,7 +33,7 @@ def scores(model_dir: Path, groups) -> np.ndarray:
     """Log-odds of every candidate through ranking's loader and the training evaluator."""
     from ranking.labels import resolve_all
     from ranking.model_loader import load_checkpoint
-    from ranking.tasks import TASKS
+    from tests.tiny_checkpoint import TASKS
     from training.evaluator import score_model
 
     loaded = load_checkpoint(model_dir, device="cpu", dtype="float32")

@@ -8,7 +8,7 @@ import pytest
 
 from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
-from ranking.tasks import get_task
+from tests.tiny_checkpoint import TASKS
 from training.example_builder import ExampleBuilder
 from training.request_builder import rank_request
 
@@ -21,7 +21,7 @@ def test_request_prompt_equals_evaluation_prompt(split, tokenizer) -> None:
         body["member"]["id"], body["member"]["profile"], tuple(Interaction(**h) for h in body["member"]["history"])
     )
     cands = [Candidate(c["id"], c["text"], c["metadata"]) for c in body["candidates"]]
-    served = PromptBuilder(tokenizer, CONFIG).build(member, cands, get_task(body["task"]))
+    served = PromptBuilder(tokenizer, CONFIG).build(member, cands, TASKS[body["task"]])
     groups = [
         g for g in ExampleBuilder(split, tokenizer, CONFIG, ["love"]).eval_groups("test", "love") if g.user_id == 6
     ]

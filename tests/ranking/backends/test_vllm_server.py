@@ -14,10 +14,11 @@ import pytest
 
 from ranking.backends import build_remote_scorer
 from ranking.backends.vllm_scorer import VLLMApi, VLLMConfig, VLLMScorer
+from ranking.card import ModelCard
 from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
 from ranking.scorer import ScoreBatch
-from ranking.tasks import TASKS
+from tests.tiny_checkpoint import TASKS
 
 pytestmark = pytest.mark.vllm
 TOLERANCE = 1e-4
@@ -172,9 +173,8 @@ def test_gateway_ranks_through_vllm_like_the_embedded_engine(vllm_url, vllm_mode
         engine = EmbeddedEngine(loaded)
         await engine.start()
         labels = resolve_all(loaded.tokenizer, TASKS.values(), loaded.vocab_size)
-        ranker = Ranker(
-            PromptBuilder(loaded.tokenizer, PromptConfig.from_checkpoint(vllm_model_dir)), engine, labels, "x"
-        )
+        card = ModelCard.load(vllm_model_dir)
+        ranker = Ranker(PromptBuilder(loaded.tokenizer, card.prompt), engine, labels, card)
         m = body["member"]
         history = tuple(Interaction(h["item"], h["action"], h["timestamp"]) for h in m["history"])
         member = Member(m["id"], m["profile"], history)

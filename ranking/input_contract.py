@@ -1,0 +1,29 @@
+"""How a client renders a member and candidates as text for one model: the model's input contract.
+
+A model learns on text rendered one way ("Title (Year) | Genres", "rated 4.5", a profile of certain fields); a
+client that renders the same member differently gets a worse ranking with no error. The contract says how, in
+words and with an example request, and travels in the checkpoint's card so `GET /v1/models` can show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+UNSPECIFIED = "not specified by the model's author"
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """How an item, an action and a profile are written; `example` is a complete `/rank` request body."""
+
+    item: str = UNSPECIFIED
+    action: str = UNSPECIFIED
+    profile: str = UNSPECIFIED
+    example: dict[str, Any] | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"item": self.item, "action": self.action, "profile": self.profile}
+        if self.example is not None:
+            out["example"] = self.example
+        return out
