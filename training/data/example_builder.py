@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ranking.prompt_builder import PromptBuilder, PromptConfig, TextEncoder
-from training.member_builder import build_member, candidate
-from training.movielens import Rating
-from training.movielens_tasks import movielens_task
-from training.split import ChronologicalSplit, MemberPeriods
+from training.data.member_builder import build_member, candidate
+from training.data.movielens import Rating
+from training.data.movielens_tasks import movielens_task
+from training.data.split import ChronologicalSplit, MemberPeriods
 
 
 @dataclass(frozen=True)

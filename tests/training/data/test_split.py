@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from training.movielens import chronological_key
-from training.split import ChronologicalSplit, SplitConfig
+from training.data.movielens import chronological_key
+from training.data.split import ChronologicalSplit, SplitConfig
 
 
 def test_periods_partition_each_member(movielens, split: ChronologicalSplit) -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.reference.divergences import cross_entropy, generalized_jsd
-from training.ranking_losses import LossTerms, RecSysDistillationLoss, SupervisedRankingLoss
+from training.objectives.ranking_losses import LossTerms, RecSysDistillationLoss, SupervisedRankingLoss
 
 
 def terms(seed: int) -> LossTerms:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from training.checkpoint_writer import MANIFEST_FILE, load_model, save_checkpoint, write_json
-from training.example_builder import ExampleBuilder
-from training.movielens import MovieLens
-from training.pipeline_config import PipelineConfig
-from training.split import ChronologicalSplit
+from training.data.example_builder import ExampleBuilder
+from training.data.movielens import MovieLens
+from training.data.split import ChronologicalSplit
+from training.recipes.pipeline_config import PipelineConfig
 
 DONE_FILE = "done.json"
 # KD first: it is the one shipped, so it is ready as early as possible.
@@ -76,7 +76,7 @@ class Pipeline:
         if self._examples is None:
             from transformers import AutoTokenizer
 
-            from training.example_builder import ExampleBuilder
+            from training.data.example_builder import ExampleBuilder
 
             tokenizer = AutoTokenizer.from_pretrained(str(self.out / "tokenizer"), local_files_only=True)
             cfg = self.config
@@ -87,10 +87,10 @@ class Pipeline:
         """Train the teacher or a student into stage_dir/model."""
         from ranking.card import ModelCard
         from ranking.labels import resolve_all
-        from training.member_builder import MOVIELENS_INPUT
+        from training.data.member_builder import MOVIELENS_INPUT
+        from training.data.movielens_tasks import movielens_task
         from training.model_factory import build_model, num_parameters
-        from training.movielens_tasks import movielens_task
-        from training.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
+        from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
         from training.trainer import Trainer
 
         cfg = self.config
@@ -138,7 +138,7 @@ class Pipeline:
 
     def evaluate(self, stage_dir: Path) -> None:
         """Test-period AUCs of the baselines and every trained model; fills each model's manifest metrics."""
-        from training.evaluation_run import evaluate_run
+        from training.evaluation.evaluation_run import evaluate_run
 
         summary = evaluate_run(self, stage_dir)
         for role in ("teacher", *STUDENTS):

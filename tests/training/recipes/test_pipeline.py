@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ranking.card import ModelCard
-from training.pipeline import Pipeline
-from training.pipeline_config import SMOKE, get_config
+from training.recipes.pipeline import Pipeline
+from training.recipes.pipeline_config import SMOKE, get_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "data" / "movielens-latest-small"
 
 
@@ -20,7 +20,7 @@ def test_smoke_pipeline_produces_loadable_checkpoints(tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from training.report import write_report
+    from training.evaluation.report import write_report
     from training.shipper import ship
 
     torch.set_num_threads(1)

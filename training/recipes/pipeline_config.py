@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ranking.prompt_builder import PromptConfig
+from training.data.split import SplitConfig
 from training.model_factory import ModelConfig
-from training.split import SplitConfig
 from training.tokenizer_trainer import TokenizerConfig
 from training.trainer import TrainConfig
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ranking.labels import LabelTokens
-from training.auc import mean_member_auc, roc_auc
-from training.example_builder import RankGroup
+from training.data.example_builder import RankGroup
+from training.evaluation.auc import mean_member_auc, roc_auc
 
 
 @dataclass(frozen=True)

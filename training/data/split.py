@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from training.movielens import MovieLens, Rating
+from training.data.movielens import MovieLens, Rating
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.evaluator import TaskScores, load_task_scores, save_task_scores
+from training.evaluation.evaluator import TaskScores, load_task_scores, save_task_scores
 
 
 def test_scores_round_trip_through_npz(tmp_path) -> None:

@@ -9,8 +9,8 @@ import pytest
 from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
 from tests.tiny_checkpoint import TASKS
-from training.example_builder import ExampleBuilder
-from training.request_builder import rank_request
+from training.data.example_builder import ExampleBuilder
+from training.data.request_builder import rank_request
 
 CONFIG = PromptConfig(max_prefix_len=160, max_profile_len=48, max_item_len=32, max_candidate_len=40)
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from training.movielens import DEFAULT_DATA_DIR, MovieLens, chronological_key, item_text
+from training.data.movielens import DEFAULT_DATA_DIR, MovieLens, chronological_key, item_text
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
 def real() -> MovieLens:
-    return MovieLens.load(ROOT / DEFAULT_DATA_DIR)
+    return MovieLens.load(DEFAULT_DATA_DIR)
 
 
 def test_counts_match_the_readme(real: MovieLens) -> None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.auc import roc_auc
-from training.evaluator import TaskScores
+from training.evaluation.auc import roc_auc
+from training.evaluation.evaluator import TaskScores
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from training.movielens import Rating
+from training.data.movielens import Rating
 
 
 class PopularityBaseline:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from training.member_builder import build_member, profile_from_ratings, rating_action
-from training.movielens import Movie, Rating
+from training.data.member_builder import build_member, profile_from_ratings, rating_action
+from training.data.movielens import Movie, Rating
 
 MOVIES = {
     1: Movie(1, "Heat (1995)", ("Action", "Crime", "Thriller")),

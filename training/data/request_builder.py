@@ -1,15 +1,15 @@
 """A `POST /rank` body for a real MovieLens member, rendered exactly as training rendered its prompts.
 
 This is what a recommendation client does: the member's known ratings become history lines and a profile
-(through training.member_builder), and unseen movies become candidates in the `Title (Year) | Genres` form.
+(through training.data.member_builder), and unseen movies become candidates in the `Title (Year) | Genres` form.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from training.member_builder import build_member, candidate
-from training.split import ChronologicalSplit, MemberPeriods
+from training.data.member_builder import build_member, candidate
+from training.data.split import ChronologicalSplit, MemberPeriods
 
 
 def rank_request(

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from training.baselines import BiasBaseline, PopularityBaseline
 from training.checkpoint_writer import load_model, write_json
-from training.evaluator import score_baseline, score_model, summarise
-from training.split import ChronologicalSplit
+from training.data.split import ChronologicalSplit
+from training.evaluation.baselines import BiasBaseline, PopularityBaseline
+from training.evaluation.evaluator import score_baseline, score_model, summarise
 
 
 def baseline_results(split: ChronologicalSplit, groups_by_task: dict[str, list]) -> dict[str, dict[str, Any]]:
@@ -29,7 +29,7 @@ def checkpoint_result(
 ) -> dict[str, Any]:
     """AUCs of one saved checkpoint, its prompts built with its own tokenizer and prompt budgets."""
     from ranking.labels import resolve_all
-    from training.example_builder import ExampleBuilder
+    from training.data.example_builder import ExampleBuilder
     from training.model_factory import num_parameters
 
     model, tokenizer, card = load_model(model_dir)
@@ -62,7 +62,7 @@ def checkpoint_result(
 
 def evaluate_run(pipeline, stage_dir: Path) -> dict[str, Any]:
     """Baselines + teacher + students of a pipeline run; per-model results cached so a re-run resumes."""
-    from training.pipeline import STUDENTS
+    from training.recipes.pipeline import STUDENTS
 
     cfg = pipeline.config
     examples = pipeline.examples()

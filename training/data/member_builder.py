@@ -13,7 +13,7 @@ from typing import Any
 
 from ranking.input_contract import InputContract
 from ranking.member import Candidate, Interaction, Member
-from training.movielens import Movie, Rating
+from training.data.movielens import Movie, Rating
 
 NUM_FAVOURITE_GENRES = 3
 # Ratings at or above this count towards the favourite genres (the "like" threshold).

@@ -12,7 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_DATA_DIR = Path("data/movielens-latest-small")
+# Resolved from the package, not the working directory: the shipped copy sits at the repository root.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "movielens-latest-small"
 DATA_FILES = ("ratings.csv", "movies.csv")
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.reference.divergences import generalized_jsd
-from training.distillation_losses import ForwardKLLoss, JSDLoss, ReverseKLLoss, divergence
+from training.objectives.distillation_losses import ForwardKLLoss, JSDLoss, ReverseKLLoss, divergence
 
 TOL = 1e-5
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.baselines import BiasBaseline, PopularityBaseline
-from training.movielens import Rating
+from training.data.movielens import Rating
+from training.evaluation.baselines import BiasBaseline, PopularityBaseline
 
 
 def test_popularity_counts() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.auc import roc_auc
-from training.bootstrap import paired_auc_delta
-from training.evaluator import TaskScores
+from training.evaluation.auc import roc_auc
+from training.evaluation.bootstrap import paired_auc_delta
+from training.evaluation.evaluator import TaskScores
 
 
 def task_scores(rng: np.random.Generator, num_members: int, signal: float) -> TaskScores:

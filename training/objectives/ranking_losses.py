@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.distillation_losses import divergence
+from training.objectives.distillation_losses import divergence
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.reference.pairwise_auc import pairwise_auc
-from training.auc import mean_member_auc, roc_auc
+from training.evaluation.auc import mean_member_auc, roc_auc
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,11 +11,11 @@ from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
 from tests.tiny_checkpoint import TASKS
 from tests.training.conftest import synthetic_movielens
-from training.example_builder import ExampleBuilder
-from training.member_builder import profile_from_ratings
-from training.movielens import MovieLens
-from training.movielens_tasks import movielens_task
-from training.split import ChronologicalSplit
+from training.data.example_builder import ExampleBuilder
+from training.data.member_builder import profile_from_ratings
+from training.data.movielens import MovieLens
+from training.data.movielens_tasks import movielens_task
+from training.data.split import ChronologicalSplit
 
 CONFIG = PromptConfig(max_prefix_len=160, max_profile_len=48, max_item_len=32, max_candidate_len=40)
 
