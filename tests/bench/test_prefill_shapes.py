@@ -72,3 +72,24 @@ def test_gpu_script_dry_run_writes_both_tables(tmp_path: Path) -> None:
     for name in ("dry", "dry-fp8"):
         data = json.loads((tmp_path / f"{name}.json").read_text())
         assert len(data["rows"]) == 16
+
+
+def test_scaling_dry_run_measures_the_cache_it_models(tmp_path: Path) -> None:
+    from engine_scaling import main as scaling_main
+    from engine_scaling import parse_args as scaling_args
+
+    result = asyncio.run(scaling_main(scaling_args(["--cpu-dry-run", "--out-dir", str(tmp_path), "--name", "s"])))
+    kv, zipf = result["kv"], result["zipf"]
+    assert kv["bytes"] == kv["computed_bytes"]
+    # the engine evicts least-recently-used members: its hit ratio is the simulated LRU's, below Belady's optimum
+    assert zipf["engine_hit_ratio"] == zipf["lru_hit_ratio"] <= zipf["belady_hit_ratio"]
+    assert 0 < zipf["engine_hit_ratio"] < 1
+    assert (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_reference_policies_on_a_hand_checked_stream() -> None:
+    from cache_policies import belady_hits, lru_hits
+
+    stream = [0, 1, 2, 0, 3, 0, 1, 2]
+    assert lru_hits(stream, 2) == 1  # only the second request for 0 at index 5 finds it resident
+    assert belady_hits(stream, 2) == 2  # keep 0 throughout: hits at 3 and 5
