@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the app's state, the loaded ranker, and the API-key check."""
+"""FastAPI dependencies: the app's state, the loaded gateway (its models), and the API-key check."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from ranking.ranker import Ranker
 from service.errors import RequestRejectedError
+from service.gateway import Gateway
 from service.state import ServiceState
 
 
@@ -31,10 +31,10 @@ def require_api_key(state: StateDep, authorization: Annotated[str | None, Header
         raise RequestRejectedError(401, "unauthorized", "missing or invalid API key")
 
 
-def get_ranker(state: StateDep) -> Ranker:
-    if state.ranker is None or not state.ranker.scorer.is_ready():
+def get_gateway(state: StateDep) -> Gateway:
+    if state.gateway is None or not state.gateway.is_ready():
         raise RequestRejectedError(503, "not_ready", "the model is still loading")
-    return state.ranker
+    return state.gateway
 
 
-RankerDep = Annotated[Ranker, Depends(get_ranker)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
