@@ -7,7 +7,7 @@ from ranking.card import ModelCard
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("ranking", "service", "training", "compression", "loadtest", "slmrank", "tests", "bench", "scripts")
-MOVIELENS_CODE = {"training/movielens_tasks.py", "tests/test_task_text_home.py"}  # and this check
+MOVIELENS_CODE = {"training/data/movielens_tasks.py", "tests/test_task_text_home.py"}  # and this check
 FRAGMENTS = ("the candidate movie",)  # what a composed copy of the instruction would still spell out
 
 

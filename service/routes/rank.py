@@ -6,13 +6,13 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from ranking.member import Candidate, Interaction, Member
 from ranking.ranker import Ranking
 from ranking.scorer import ScorerError, ScorerTimeoutError
 from service.admission import check_rank_request
-from service.dependencies import GatewayDep, StateDep, require_api_key
+from service.dependencies import GatewayDep, StateDep
 from service.errors import scorer_error_response
 from service.gateway import Gateway
 from service.schemas import ErrorResponse, RankedItem, RankRequest, RankResponse, Timing, Usage
@@ -120,7 +120,6 @@ async def score_ranking(req: RankRequest, state: ServiceState, gateway: Gateway,
     "/rank",
     response_model=RankResponse,
     responses=_ERRORS,  # type: ignore[arg-type]
-    dependencies=[Depends(require_api_key)],
     summary="Rank candidates for a member",
 )
 async def rank(req: RankRequest, state: StateDep, gateway: GatewayDep) -> RankResponse:
