@@ -38,7 +38,7 @@ from compression.structured_prune import attention_keep_count, attention_problem
 from ranking.decoder_layout import layer_prefixes
 from ranking.member import Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
-from training.movielens_tasks import movielens_tasks
+from training.data.movielens_tasks import movielens_tasks
 
 TASKS = movielens_tasks()
 

@@ -34,7 +34,7 @@ from compression.export import checkpoint_bytes
 from compression.osscar import OsscarConfig
 from compression.structured_prune import PruneConfig, prune_model
 from ranking.labels import resolve_all
-from training.movielens_tasks import movielens_tasks
+from training.data.movielens_tasks import movielens_tasks
 
 TASKS = movielens_tasks()
 

@@ -35,7 +35,7 @@ from compression.export import checkpoint_bytes, export_compressed
 from compression.quantize import QuantizeConfig, quantize_model
 from ranking.labels import resolve_all
 from ranking.quantized_linear import load_quantized_model
-from training.movielens_tasks import movielens_tasks
+from training.data.movielens_tasks import movielens_tasks
 
 TASKS = movielens_tasks()
 

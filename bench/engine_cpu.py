@@ -35,7 +35,7 @@ from ranking.member import Candidate, Interaction, Member
 from ranking.model_loader import LoadedModel, load_checkpoint
 from ranking.prompt_builder import PromptBuilder, PromptConfig, RankPrompt
 from ranking.scorer import ScoreBatch
-from training.movielens_tasks import movielens_tasks
+from training.data.movielens_tasks import movielens_tasks
 
 TASKS = movielens_tasks()
 

@@ -9,12 +9,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.api_key import ApiKeyMiddleware
 from service.body_limit import BodyLimitMiddleware
+from service.catch_all import CatchAllMiddleware
 from service.engine_factory import build_ranker
 from service.errors import install_error_handlers
+from service.openapi_limits import install_openapi_limits
 from service.routes import health, metrics, rank, rerank
 from service.settings import Settings
 from service.state import ServiceState
+from service.strict_json import StrictJsonMiddleware
 from slmrank import __version__
 
 log = logging.getLogger(__name__)
@@ -48,8 +52,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="slmrank", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = state
+    # Added innermost first: CatchAll wraps everything, the API key is checked before any body is read.
+    app.add_middleware(StrictJsonMiddleware, max_depth=settings.max_json_depth)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_set)
+    app.add_middleware(CatchAllMiddleware)
     install_error_handlers(app)
+    install_openapi_limits(app, settings)
     app.include_router(rank.router)
     app.include_router(rerank.router)
     app.include_router(health.router)

@@ -1,11 +1,10 @@
-"""FastAPI dependencies: the app's state, the loaded ranker, and the API-key check."""
+"""FastAPI dependencies: the app's state and the loaded ranker (API keys: service/api_key.py)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from ranking.ranker import Ranker
 from service.errors import RequestRejectedError
@@ -20,20 +19,12 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def require_api_key(state: StateDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """When SLMRANK_API_KEYS is set, /rank needs `Authorization: Bearer <one of them>`."""
-    keys = state.settings.api_key_set
-    if not keys:
-        return
-    scheme, _, token = (authorization or "").partition(" ")
-    # compare_digest on every key: the time taken does not reveal how much of a key matched.
-    if scheme.lower() != "bearer" or not any(hmac.compare_digest(token, k) for k in keys):
-        raise RequestRejectedError(401, "unauthorized", "missing or invalid API key")
-
-
 def get_ranker(state: StateDep) -> Ranker:
-    if state.ranker is None or not state.ranker.scorer.is_ready():
-        raise RequestRejectedError(503, "not_ready", "the model is still loading")
+    """The loaded ranker, or 503: still loading, or loaded but no engine can score (with Retry-After)."""
+    if state.ranker is None:
+        raise RequestRejectedError(503, "not_ready", "the model is still loading", retry_after_s=5)
+    if not state.ranker.scorer.is_ready():
+        raise RequestRejectedError(503, "engine_unavailable", "no engine replica is healthy", retry_after_s=2)
     return state.ranker
 
 

@@ -14,7 +14,7 @@ Metadata = dict[str, Any]
 class InteractionIn(BaseModel):
     """One past interaction of the member with an item."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     item: str = Field(..., min_length=1, description="Item text, e.g. 'Heat (1995) | Action|Crime|Thriller'.")
     action: str = Field("interacted", min_length=1, description="What the member did: 'liked', 'rated 4.5'…")
@@ -24,7 +24,7 @@ class InteractionIn(BaseModel):
 class MemberIn(BaseModel):
     """The member to rank for. Personal data: never logged."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(..., min_length=1, description="Stable member id; routes the member to one engine replica.")
     profile: str | dict[str, Any] | None = Field(
@@ -38,7 +38,7 @@ class MemberIn(BaseModel):
 class CandidateIn(BaseModel):
     """One item to score."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(..., min_length=1, description="Unique within the request.")
     text: str = Field(..., min_length=1, description="Item text shown to the model.")
@@ -50,6 +50,7 @@ class RankRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -88,6 +89,7 @@ class RankRequest(BaseModel):
     top_n: int | None = Field(None, ge=1, description="Return only the best n (all when omitted).")
     score_type: ScoreType = Field(
         ScoreType.PROBABILITY,
+        strict=False,  # the JSON string names the enum member
         description="'probability' = P(yes)/(P(yes)+P(no)) in [0, 1]; 'log_odds' = log P(yes) - log P(no).",
     )
 

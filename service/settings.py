@@ -39,8 +39,11 @@ class Settings(BaseSettings):
     max_history_items: int = Field(1000, ge=0, description="Most history items accepted (the prompt keeps fewer).")
     max_item_chars: int = Field(500, ge=1, description="Longest history item or action text, characters.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body, bytes (413 above).")
+    max_json_depth: int = Field(32, ge=4, le=512, description="Deepest JSON nesting accepted (400 above).")
     request_timeout_s: float = Field(10.0, gt=0, description="Deadline for scoring one request (504 after).")
-    api_keys: str = Field("", description="Comma-separated API keys; when set, /rank needs a Bearer key.")
+    api_keys: str = Field(
+        "", description="Comma-separated API keys; when set, every route but /healthz and /readyz needs a Bearer key."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
     @field_validator("engine_dns")

@@ -116,8 +116,8 @@ def _pipeline(args: argparse.Namespace):
 
     import torch
 
-    from training.pipeline import Pipeline
-    from training.pipeline_config import get_config
+    from training.recipes.pipeline import Pipeline
+    from training.recipes.pipeline_config import get_config
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
@@ -152,7 +152,7 @@ def _run_student(args: argparse.Namespace) -> int:
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:
-    from training.report import write_report
+    from training.evaluation.report import write_report
     from training.shipper import ship
 
     p = _pipeline(args)
@@ -197,9 +197,9 @@ def _run_ship(args: argparse.Namespace) -> int:
 def _run_request(args: argparse.Namespace) -> int:
     import json
 
-    from training.movielens import MovieLens
-    from training.request_builder import rank_request
-    from training.split import ChronologicalSplit
+    from training.data.movielens import MovieLens
+    from training.data.request_builder import rank_request
+    from training.data.split import ChronologicalSplit
 
     split = ChronologicalSplit(MovieLens.load(args.data))
     body = rank_request(split, args.user, args.task, args.num_candidates, args.max_history)
@@ -213,10 +213,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from training.checkpoint_writer import load_model
-    from training.evaluation_run import baseline_results, checkpoint_result
-    from training.example_builder import ExampleBuilder
-    from training.movielens import MovieLens
-    from training.split import ChronologicalSplit
+    from training.data.example_builder import ExampleBuilder
+    from training.data.movielens import MovieLens
+    from training.data.split import ChronologicalSplit
+    from training.evaluation.evaluation_run import baseline_results, checkpoint_result
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)

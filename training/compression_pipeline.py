@@ -20,10 +20,10 @@ from typing import Any
 
 from training.checkpoint_writer import write_json
 from training.compression_report import CONTROL, REFERENCE, seed_stage
-from training.movielens import DEFAULT_DATA_DIR
-from training.pipeline_config import DistillConfig
+from training.data.movielens import DEFAULT_DATA_DIR
 from training.prune_recipe import PruneRecipeConfig
 from training.quantize_recipe import QuantizeRecipeConfig
+from training.recipes.pipeline_config import DistillConfig
 
 DONE_FILE = "done.json"
 RESULT_FILE = "result.json"
@@ -153,8 +153,8 @@ def delta_intervals(
     Intervals already in `known` are kept: finished stages' scores never change, and the bootstrap costs
     seconds per pair, so recomputing all of them after every stage would grow quadratically.
     """
-    from training.bootstrap import paired_auc_delta
-    from training.evaluator import load_task_scores
+    from training.evaluation.bootstrap import paired_auc_delta
+    from training.evaluation.evaluator import load_task_scores
 
     def scores(name: str):  # type: ignore[no-untyped-def]
         path = run / "compression" / name / SCORES_FILE
@@ -258,9 +258,9 @@ def _run_examples(run: Path, data_dir: str | Path):  # type: ignore[no-untyped-d
     from transformers import AutoTokenizer
 
     from ranking.prompt_builder import PromptConfig
-    from training.example_builder import ExampleBuilder
-    from training.movielens import MovieLens
-    from training.split import ChronologicalSplit, SplitConfig
+    from training.data.example_builder import ExampleBuilder
+    from training.data.movielens import MovieLens
+    from training.data.split import ChronologicalSplit, SplitConfig
 
     path = run / "pipeline_config.json"
     if not path.exists() or not (run / "student-kd" / "model").exists():

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from training.checkpoint_writer import write_json
-from training.report import LICENCE_NOTE, delta_percent
+from training.evaluation.report import LICENCE_NOTE, delta_percent
 
 NOT_RUN = "not run"
 REFERENCE = "student-kd"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ranking.labels import LabelTokens
-from training.example_builder import RankGroup
+from training.data.example_builder import RankGroup
 
 IGNORE = -100
 

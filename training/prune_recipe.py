@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from training.example_builder import ExampleBuilder
-from training.pipeline_config import DistillConfig
+from training.data.example_builder import ExampleBuilder
+from training.recipes.pipeline_config import DistillConfig
 
 RECOVERIES = ("none", "kd", "sft")
 
@@ -110,7 +110,7 @@ def _prune_config(config: PruneRecipeConfig):  # type: ignore[no-untyped-def]
 def _recovery(examples: ExampleBuilder, tokenizer, config: PruneRecipeConfig, out: Path, teacher):  # type: ignore[no-untyped-def]
     """The `after_step(model, round)` hook: a Trainer run with the KD or SFT loss in out/round-<i>."""
     from ranking.labels import resolve_all
-    from training.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
+    from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
     from training.trainer import TrainConfig, Trainer
 
     steps = config.round_steps()

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from training.example_builder import ExampleBuilder, RankGroup
+from training.data.example_builder import ExampleBuilder, RankGroup
 from training.prune_recipe import calibration_sequences
 
 
@@ -83,7 +83,7 @@ def evaluate_checkpoint(
     from ranking.card import ModelCard
     from ranking.labels import resolve_all
     from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
-    from training.evaluator import save_task_scores, score_model, summarise
+    from training.evaluation.evaluator import save_task_scores, score_model, summarise
     from training.model_factory import num_parameters
 
     path = Path(model_dir)

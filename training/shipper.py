@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from training.checkpoint_writer import MANIFEST_FILE
-from training.report import LICENCE_NOTE
+from training.evaluation.report import LICENCE_NOTE
 
 MAX_SHIPPED_BYTES = 25 * 1024 * 1024
 SHIPPED_FILES = (

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ranking import prompt_template as tpl
 from ranking.member import Member
-from training.member_builder import interaction, profile_from_ratings
-from training.movielens_tasks import movielens_tasks
-from training.split import ChronologicalSplit
+from training.data.member_builder import interaction, profile_from_ratings
+from training.data.movielens_tasks import movielens_tasks
+from training.data.split import ChronologicalSplit
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
 # Times each label line appears in the corpus: enough for BPE to merge " Yes", " True", ... into single tokens.

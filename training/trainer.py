@@ -14,10 +14,10 @@ import torch
 from tqdm import tqdm
 
 from ranking.labels import LabelTokens
-from training.example_builder import ExampleBuilder, RankGroup
+from training.data.example_builder import ExampleBuilder, RankGroup
+from training.objectives.ranking_losses import LossTerms, RecSysDistillationLoss, SupervisedRankingLoss
 from training.packed_batch import PackedBatch, pack_groups
 from training.packed_forward import packed_hidden, rows_logits, sequence_positions
-from training.ranking_losses import LossTerms, RecSysDistillationLoss, SupervisedRankingLoss
 
 STATE_FILE = "train_state.pt"
 LOG_FILE = "train_log.jsonl"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from ranking.member import Candidate, Interaction, Member
 from ranking.ranker import Ranker, Ranking
 from ranking.scorer import ScorerTimeoutError
 from service.admission import check_rank_request
-from service.dependencies import RankerDep, StateDep, require_api_key
+from service.dependencies import RankerDep, StateDep
 from service.schemas import ErrorResponse, RankedItem, RankRequest, RankResponse, Timing, Usage
 from service.state import ServiceState
 
@@ -91,7 +91,6 @@ async def score_ranking(req: RankRequest, state: ServiceState, ranker: Ranker, s
     "/rank",
     response_model=RankResponse,
     responses=_ERRORS,  # type: ignore[arg-type]
-    dependencies=[Depends(require_api_key)],
     summary="Rank candidates for a member",
 )
 async def rank(req: RankRequest, state: StateDep, ranker: RankerDep) -> RankResponse:

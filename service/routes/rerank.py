@@ -7,21 +7,25 @@ document's index in the request, best first, as those APIs do.
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ranking.scores import ScoreType
-from service.dependencies import RankerDep, StateDep, require_api_key
-from service.errors import RequestRejectedError
+from service.dependencies import RankerDep, StateDep
+from service.errors import RequestRejectedError, pydantic_details
 from service.routes.rank import _ERRORS, score_ranking
 from service.schemas import CandidateIn, MemberIn, RankRequest
 
 router = APIRouter(tags=["ranking"])
 
 
+DocumentText = Annotated[str, Field(min_length=1)]
+
+
 class RerankDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: str = Field(..., min_length=1)
 
@@ -29,10 +33,10 @@ class RerankDocument(BaseModel):
 class RerankRequest(BaseModel):
     """Cohere v2 / Jina rerank request; `query` describes the member."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     query: str = Field(..., min_length=1, description="Free-text description of the member (used as profile).")
-    documents: list[str | RerankDocument] = Field(..., description="Candidate texts, or {text} objects.")
+    documents: list[DocumentText | RerankDocument] = Field(..., description="Candidate texts, or {text} objects.")
     model: str | None = Field(None, description="Ignored: the service serves one model.")
     top_n: int | None = Field(None, ge=1)
     task: str | None = None
@@ -79,12 +83,15 @@ def rerank_field(field: str) -> str:
     "/v1/rerank",
     response_model=RerankResponse,
     responses=_ERRORS,  # type: ignore[arg-type]
-    dependencies=[Depends(require_api_key)],
     summary="Rerank documents (Cohere/Jina-compatible)",
 )
 async def rerank(req: RerankRequest, state: StateDep, ranker: RankerDep) -> RerankResponse:
     """Score documents against a free-text query; the same limits and errors as /rank apply."""
-    rank_req = as_rank_request(req)
+    try:
+        rank_req = as_rank_request(req)
+    except ValidationError as exc:
+        details = pydantic_details(exc.errors(include_input=False))
+        raise RequestRejectedError(422, "invalid_request", "request body is not valid", details) from None
     try:
         ranking, _ = await score_ranking(rank_req, state, ranker, time.perf_counter())
     except RequestRejectedError as exc:

@@ -1,4 +1,4 @@
-"""Brute-force AUC over every positive/negative pair: the plain reference for training.auc."""
+"""Brute-force AUC over every positive/negative pair: the plain reference for training.evaluation.auc."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.movielens import Movie, MovieLens, Rating
-from training.split import ChronologicalSplit
+from training.data.movielens import Movie, MovieLens, Rating
+from training.data.split import ChronologicalSplit
 
 GENRES = ("Action", "Comedy", "Drama", "Thriller", "Romance", "Sci-Fi")
 

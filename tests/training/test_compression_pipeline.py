@@ -14,9 +14,9 @@ from ranking.prompt_builder import PromptConfig
 from training.checkpoint_writer import write_json
 from training.compression_pipeline import SMOKE, delta_intervals, run_compression_pipeline
 from training.compression_report import SEEDS_TITLE
-from training.evaluator import load_task_scores
-from training.pipeline_config import DistillConfig
-from training.split import SplitConfig
+from training.data.split import SplitConfig
+from training.evaluation.evaluator import load_task_scores
+from training.recipes.pipeline_config import DistillConfig
 
 from .test_prune_recipe import PROMPT, write_tiny_checkpoint
 
@@ -46,7 +46,7 @@ def tiny_run(tokenizer, run: Path, prompt: PromptConfig = PROMPT) -> Path:
 
 
 def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatch) -> None:
-    import training.bootstrap
+    import training.evaluation.bootstrap
     import training.prune_recipe
     import training.quantize_recipe
 
@@ -98,7 +98,7 @@ def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatc
         raise AssertionError("a known interval was recomputed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(training.bootstrap, "paired_auc_delta", no_bootstrap)
+        patch.setattr(training.evaluation.bootstrap, "paired_auc_delta", no_bootstrap)
         assert delta_intervals(run, list(summary["models"]), TINY, known=intervals) == intervals
 
     # Second run: every stage is done, so nothing is pruned, quantized or trained again.
@@ -126,8 +126,8 @@ def test_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
 def test_smoke_config_on_a_smoke_training_run(tmp_path: Path) -> None:
     """`slmrank train pipeline --config smoke`, then the whole compression pipeline with its smoke config."""
     from training.compression_report import table_rows, table_specs
-    from training.pipeline import Pipeline
-    from training.pipeline_config import SMOKE as TRAIN_SMOKE
+    from training.recipes.pipeline import Pipeline
+    from training.recipes.pipeline_config import SMOKE as TRAIN_SMOKE
 
     torch.set_num_threads(1)
     Pipeline(TRAIN_SMOKE, tmp_path / "run", DATA).run()

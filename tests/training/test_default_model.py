@@ -10,7 +10,7 @@ import pytest
 from ranking.card import ModelCard
 from ranking.labels import resolve_all
 from tests.tiny_checkpoint import TASKS
-from training.movielens import DEFAULT_DATA_DIR, file_sha256
+from training.data.movielens import DEFAULT_DATA_DIR, file_sha256
 from training.shipper import MAX_SHIPPED_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def test_small_and_traceable() -> None:
     assert sum(f.stat().st_size for f in DEFAULT.iterdir()) <= MAX_SHIPPED_BYTES
     manifest = json.loads((DEFAULT / "manifest.json").read_text())
     for name, digest in manifest["data"]["sha256"].items():
-        assert file_sha256(ROOT / DEFAULT_DATA_DIR / name) == digest
+        assert file_sha256(DEFAULT_DATA_DIR / name) == digest
     assert manifest["metrics"]["mean_auc"] > 0.5
     card = ModelCard.load(DEFAULT)
     assert card.task_names == ["like", "love"]

@@ -9,7 +9,7 @@ import torch
 from ranking.labels import resolve_all
 from ranking.prompt_builder import PromptConfig
 from tests.tiny_checkpoint import TASKS
-from training.example_builder import ExampleBuilder
+from training.data.example_builder import ExampleBuilder
 from training.model_factory import ModelConfig, build_model
 from training.packed_batch import IGNORE, block_mask, pack_groups
 from training.packed_forward import label_log_odds, packed_hidden, rows_logits, sequence_positions

@@ -12,7 +12,7 @@ from ranking.card import ModelCard
 from ranking.prompt_builder import PromptConfig
 from tests.tiny_checkpoint import TASKS
 from training.checkpoint_writer import save_checkpoint
-from training.example_builder import ExampleBuilder
+from training.data.example_builder import ExampleBuilder
 from training.model_factory import ModelConfig, build_model
 from training.prune_recipe import PruneRecipeConfig, calibration_sequences, prune_and_recover
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from compression.quantize import fitted_group_size
-from training.example_builder import ExampleBuilder
+from training.data.example_builder import ExampleBuilder
 from training.quantize_recipe import (
     QuantizeRecipeConfig,
     eval_groups,
@@ -34,7 +34,7 @@ def scores(model_dir: Path, groups) -> np.ndarray:
     from ranking.labels import resolve_all
     from ranking.model_loader import load_checkpoint
     from tests.tiny_checkpoint import TASKS
-    from training.evaluator import score_model
+    from training.evaluation.evaluator import score_model
 
     loaded = load_checkpoint(model_dir, device="cpu", dtype="float32")
     labels = resolve_all(loaded.tokenizer, TASKS.values(), loaded.vocab_size)

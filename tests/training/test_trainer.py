@@ -10,9 +10,9 @@ import torch
 from ranking.labels import resolve_all
 from ranking.prompt_builder import PromptConfig
 from tests.tiny_checkpoint import TASKS
-from training.example_builder import ExampleBuilder
+from training.data.example_builder import ExampleBuilder
 from training.model_factory import ModelConfig, build_model
-from training.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
+from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
 from training.trainer import TrainConfig, Trainer
 
 PROMPT = PromptConfig(max_prefix_len=112, max_profile_len=40, max_item_len=24, max_candidate_len=32)

@@ -1,0 +1,59 @@
+"""The `smoke` pipeline end to end on the real MovieLens files: report, loadable checkpoints, resume, ship."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ranking.card import ModelCard
+from training.recipes.pipeline import Pipeline
+from training.recipes.pipeline_config import SMOKE, get_config
+
+ROOT = Path(__file__).resolve().parents[3]
+DATA = ROOT / "data" / "movielens-latest-small"
+
+
+@pytest.mark.slow
+def test_smoke_pipeline_produces_loadable_checkpoints(tmp_path: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.evaluation.report import write_report
+    from training.shipper import ship
+
+    torch.set_num_threads(1)
+    pipeline = Pipeline(SMOKE, tmp_path / "run", DATA)
+    summary = pipeline.run()
+    assert {"popularity", "user+item bias", "teacher", "student-kd", "student-sft"} <= set(summary["models"])
+    for m in summary["models"].values():
+        assert set(m["tasks"]) == {"like", "love"}
+        assert 0.0 <= m["mean_auc"] <= 1.0
+    paths = write_report(summary, pipeline.timings(), ["like", "love"], tmp_path / "report", "training-smoke")
+    assert all(p.exists() for p in paths)
+    assert "Δ mean vs teacher" in paths[0].read_text()
+
+    shipped = ship(tmp_path / "run" / "student-kd" / "model", tmp_path / "default", "slmrank train pipeline ...")
+    model = AutoModelForCausalLM.from_pretrained(str(shipped), local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(str(shipped), local_files_only=True)
+    assert model.config.architectures == ["Qwen3ForCausalLM"]
+    assert model.config.num_key_value_heads < model.config.num_attention_heads
+    assert len(tok.encode(" Yes", add_special_tokens=False)) == 1
+    assert ModelCard.load(shipped).prompt == SMOKE.prompt
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    assert manifest["metrics"]["mean_auc"] == summary["models"]["student-kd"]["mean_auc"]
+    assert len(manifest["data"]["sha256"]["ratings.csv"]) == 64
+    assert "Harper" in (shipped / "README.md").read_text()
+
+    # A second run finds every stage done and returns the same summary without retraining.
+    again = Pipeline(SMOKE, tmp_path / "run", DATA).run()
+    assert again == summary
+
+
+def test_configs_are_named_and_frozen() -> None:
+    assert get_config("demo").name == "demo"
+    with pytest.raises(KeyError, match="known"):
+        get_config("huge")
+    with pytest.raises(AttributeError):
+        SMOKE.name = "x"  # type: ignore[misc]
