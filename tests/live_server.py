@@ -41,12 +41,20 @@ def live_server(
         _wait_ready(proc, url, log_path, ready_s)
         yield url
     finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group, SIGKILL after 20 s; a server that already exited is fine."""
+    try:
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    proc.wait(timeout=10)
 
 
 def _wait_ready(proc: subprocess.Popen, url: str, log_path: Path, ready_s: float) -> None:
