@@ -39,9 +39,7 @@ def _corpus(seed: int, num_lines: int = 3000) -> list[str]:
     return lines
 
 
-def make_tokenizer(
-    seed: int = 0, vocab_size: int = 512, corpus: list[str] | None = None
-) -> PreTrainedTokenizerFast:
+def make_tokenizer(seed: int = 0, vocab_size: int = 512, corpus: list[str] | None = None) -> PreTrainedTokenizerFast:
     """Byte-level BPE trained on `corpus` (default: the demo's, whose label strings are single tokens)."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
