@@ -94,6 +94,7 @@ def vllm_cpu_command(
     kv_cache_gib: int = 1,
     work_dir: Path | None = None,
     is_eager: bool = True,
+    max_model_len: int = 4096,
 ) -> EngineCommand:
     """vLLM's OpenAI server on CPU, as in shared/research/cpu-engines.md §2.2 (module entry point, not `vllm`)."""
     argv = [
@@ -102,7 +103,7 @@ def vllm_cpu_command(
         "--served-model-name", served_model_name,
         "--host", host, "--port", str(port),
         "--dtype", dtype,
-        "--max-model-len", "4096",
+        "--max-model-len", str(max_model_len),
         "--enable-prefix-caching",
         "--enable-prompt-tokens-details",
         "--max-logprobs", "20",
