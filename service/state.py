@@ -17,6 +17,8 @@ class ServiceState:
     settings: Settings
     ranker: Ranker | None = None
     metrics: ServiceMetrics = field(init=False)
+    num_admitted: int = 0  # scoring requests past the admission gate (body not necessarily read yet)
+    is_draining: bool = False  # set on SIGTERM: /readyz answers 503, responses carry Connection: close
 
     def __post_init__(self) -> None:
         self.metrics = ServiceMetrics(self.engine_samples)
@@ -26,4 +28,4 @@ class ServiceState:
 
     @property
     def is_ready(self) -> bool:
-        return self.ranker is not None and self.ranker.scorer.is_ready()
+        return not self.is_draining and self.ranker is not None and self.ranker.scorer.is_ready()
