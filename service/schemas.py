@@ -85,7 +85,10 @@ class RankRequest(BaseModel):
 
     member: MemberIn
     candidates: list[CandidateIn] = Field(..., description="1..max_candidates items with unique ids.")
-    task: str | None = Field(None, description="Instruction template; the service default when omitted.")
+    task: str | None = Field(None, description="A task of the model's card (GET /v1/models); its first when omitted.")
+    model: str | None = Field(
+        None, description="A served model's id (GET /v1/models); omitted, the A/B variant policy picks by member id."
+    )
     top_n: int | None = Field(None, ge=1, description="Return only the best n (all when omitted).")
     score_type: ScoreType = Field(
         ScoreType.PROBABILITY,
@@ -123,7 +126,8 @@ class RankResponse(BaseModel):
     """Candidates best first."""
 
     member_id: str
-    model: str
+    model: str = Field(..., description="The served model that scored the request.")
+    variant: str = Field(..., description="The A/B arm: the policy's pick (the model's id), or 'requested'.")
     task: str
     score_type: ScoreType
     ranked: list[RankedItem]
@@ -155,3 +159,25 @@ class HealthResponse(BaseModel):
     status: str
     model: str | None = None
     backend: str | None = None
+
+
+class ServedModelInfo(BaseModel):
+    """One model the gateway serves (OpenAI-style list entry plus its card)."""
+
+    id: str = Field(..., description="The name a request's `model` field uses.")
+    object: str = "model"
+    owned_by: str = "slmrank"
+    backend: str = Field(..., description="embedded | sglang | vllm")
+    is_ready: bool
+    weight: float = Field(..., description="Share of requests without `model` the variant policy sends here (0..1).")
+    is_shadow: bool = Field(False, description="Also scores other models' requests off the response path.")
+    card: dict[str, Any] = Field(
+        ..., description="The checkpoint card: tasks, input contract (how to render requests), prompt budgets."
+    )
+
+
+class ModelList(BaseModel):
+    """Every served model, in the configured order."""
+
+    object: str = "list"
+    data: list[ServedModelInfo]

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.models_config import ModelEntry, ModelsConfig
+
 
 class Settings(BaseSettings):
     """Every knob of the gateway. `slmrank serve --help` lists them; the README has the table."""
@@ -34,6 +36,11 @@ class Settings(BaseSettings):
         "auto",
         description="Embedded engine attention: auto picks sdpa_cascade on CPU, flashinfer on CUDA if installed.",
     )
+    models_file: Path | None = Field(
+        None,
+        description="JSON or TOML file listing several served models, A/B weights and a shadow (docs/ab-testing.md).",
+    )
+    models: str = Field("", description="The same as SLMRANK_MODELS_FILE, inline as JSON.")
     default_task: str = Field("", description="Task used when a request names none; empty: the card's first task.")
     max_candidates: int = Field(128, ge=1, le=4096, description="Most candidates in one request.")
     max_candidate_chars: int = Field(1000, ge=1, description="Longest candidate text, characters.")
@@ -89,6 +96,26 @@ class Settings(BaseSettings):
         if self.backend != "embedded" and not (self.engine_urls or self.engine_dns):
             raise ValueError(f"backend {self.backend!r} needs SLMRANK_ENGINE_URLS or SLMRANK_ENGINE_DNS")
         return self
+
+    @model_validator(mode="after")
+    def _one_model_source(self) -> Settings:
+        if self.models_file is not None and self.models:
+            raise ValueError("give SLMRANK_MODELS_FILE or SLMRANK_MODELS, not both")
+        return self
+
+    def models_config(self) -> ModelsConfig:
+        """The served models: the models file, inline SLMRANK_MODELS, or the one model of SLMRANK_MODEL_DIR."""
+        if self.models_file is not None:
+            return ModelsConfig.load(self.models_file)
+        if self.models:
+            return ModelsConfig.model_validate_json(self.models)
+        entry = ModelEntry(
+            model_dir=self.model_dir,
+            backend=self.backend,
+            engine_urls=self.engine_url_list,
+            engine_dns=self.engine_dns,
+        )
+        return ModelsConfig(models=[entry])
 
     @property
     def engine_url_list(self) -> list[str]:
