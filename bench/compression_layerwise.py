@@ -35,6 +35,7 @@ from compression.calibration import ATTENTION_TARGET, MLP_TARGET, Calibration, C
 from compression.layer_problem import LayerProblem, num_kept
 from compression.osscar import Osscar, OsscarConfig
 from compression.structured_prune import attention_keep_count, attention_problem, mlp_problem
+from ranking.decoder_layout import layer_prefixes
 from ranking.member import Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
 from training.data.movielens_tasks import movielens_tasks
@@ -136,10 +137,8 @@ def evaluate(
 ) -> list[dict[str, Any]]:
     """One row per (calibration set, target, sparsity, layer, method): calibration and held-out errors."""
     rows = []
-    layers = model.model.layers
     for cal_name, calibration in calibrations.items():
-        for i, layer in enumerate(layers):
-            prefix = f"model.layers.{i}."
+        for i, (prefix, layer) in enumerate(layer_prefixes(model)):
             cases = [
                 (
                     "mlp",

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-MLP_TARGET = "mlp.down_proj"
-ATTENTION_TARGET = "self_attn.o_proj"
+from ranking.decoder_layout import DecoderLayout, decoder_layers
+
+# The pruned linears: the same names in every supported layout (ranking/decoder_layout.py).
+MLP_TARGET = DecoderLayout().down_proj
+ATTENTION_TARGET = DecoderLayout().o_proj
 
 
 @dataclass(frozen=True)
@@ -98,15 +101,6 @@ class Calibration:
             self.stats[name].add(inputs[0], config.track_absmax)
 
         return hook
-
-
-def decoder_layers(model: nn.Module) -> nn.ModuleList:
-    """The decoder blocks of a HF causal LM (Qwen3/Llama/Mistral layout: model.model.layers)."""
-    inner = getattr(model, "model", model)
-    layers = getattr(inner, "layers", None)
-    if not isinstance(layers, nn.ModuleList):
-        raise ValueError("expected a Hugging Face decoder model with .model.layers")
-    return layers
 
 
 def watched_modules(model: nn.Module, config: CalibrationConfig) -> dict[str, nn.Linear]:

@@ -119,9 +119,18 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from ranking.decoder_layout import UnsupportedArchitectureError, decoder_layout
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.threads:
         torch.set_num_threads(args.threads)
+    config_path = Path(args.model) / "config.json"
+    if not config_path.exists():
+        raise SystemExit(f"slmrank compress: {args.model} has no config.json; pass a save_pretrained directory")
+    try:  # refuse an unsupported architecture before loading any weights, in one line
+        decoder_layout(json.loads(config_path.read_text()))
+    except UnsupportedArchitectureError as exc:
+        raise SystemExit(f"slmrank compress: {exc}") from None
     model = AutoModelForCausalLM.from_pretrained(args.model, local_files_only=True, dtype=torch.float32).eval()
     return model, AutoTokenizer.from_pretrained(args.model, local_files_only=True)
 

@@ -17,28 +17,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from compression.calibration import Calibration, CalibrationConfig, decoder_layers
+from compression.calibration import Calibration, CalibrationConfig
 from compression.gptq import GptqConfig, gptq_quantize, round_to_grid, symmetric_scale
 from compression.smooth_quant import smooth_decoder_layer
+from ranking.decoder_layout import DecoderLayout, layer_prefixes, model_layout
 from ranking.quantized_linear import FP8_MAX, QuantArgs, QuantizationScheme
 
 SCHEMES = ("fp8_dynamic", "w8a8_int8", "w4a16")
-LINEAR_NAMES = (
-    "self_attn.q_proj",
-    "self_attn.k_proj",
-    "self_attn.v_proj",
-    "self_attn.o_proj",
-    "mlp.gate_proj",
-    "mlp.up_proj",
-    "mlp.down_proj",
-)
-# Linears that read the same input share one Gram matrix: calibrate only the first of each set.
-_GRAM_SOURCE = {
-    "self_attn.k_proj": "self_attn.q_proj",
-    "self_attn.v_proj": "self_attn.q_proj",
-    "mlp.up_proj": "mlp.gate_proj",
-}
-_CALIBRATED = ("self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj")
+GROUP_SIZES = (128, 64, 32, 16, 8)  # W4A16 group sizes the serving kernels take, largest first
 
 
 @dataclass(frozen=True)
@@ -94,7 +80,8 @@ def quantize_model(
     model: nn.Module, sequences: Sequence[Sequence[int]], config: QuantizeConfig, progress: bool = False
 ) -> dict[str, QuantizedLayer]:
     """Quantize every decoder Linear of `model`; returns module name -> QuantizedLayer."""
-    linears = _decoder_linears(model)
+    layout = model_layout(model)
+    linears = decoder_linears(model)
     if config.scheme == "w4a16":
         bad = [n for n, m in linears.items() if m.in_features % config.group_size]
         if bad:
@@ -104,9 +91,21 @@ def quantize_model(
         grams = _calibrated_grams(model, sequences, config, progress)
     out: dict[str, QuantizedLayer] = {}
     for name, linear in _progress(linears.items(), progress):
-        gram = grams.get(_gram_key(name))
+        gram = grams.get(_gram_key(name, layout))
         out[name] = quantize_linear(linear, gram, config)
     return out
+
+
+def fitted_group_size(model: nn.Module, preferred: int) -> int:
+    """The largest group size <= preferred dividing every decoder Linear's input width (small models need < 128)."""
+    widths = {linear.in_features for linear in decoder_linears(model).values()}
+    for size in GROUP_SIZES:
+        if size <= preferred and all(w % size == 0 for w in widths):
+            return size
+    raise ValueError(
+        f"no W4A16 group size in {GROUP_SIZES} divides the input widths {sorted(widths)}; "
+        "prune with a neuron multiple (e.g. --neuron-multiple 8) so the widths stay aligned"
+    )
 
 
 def quantize_linear(linear: nn.Linear, gram: torch.Tensor | None, config: QuantizeConfig) -> QuantizedLayer:
@@ -143,42 +142,45 @@ def rtn_quantize(weight: torch.Tensor, num_bits: int, group_size: int | None) ->
 def _calibrated_grams(
     model: nn.Module, sequences: Sequence[Sequence[int]], config: QuantizeConfig, progress: bool
 ) -> dict[str, torch.Tensor]:
-    """Gram matrices of the four distinct Linear inputs per layer, after SmoothQuant when it applies."""
+    """Gram matrices of the distinct Linear inputs per layer, after SmoothQuant when it applies."""
+    layout = model_layout(model)
     is_smoothed = config.scheme == "w8a8_int8" and config.smoothing_strength > 0
-    cal_config = CalibrationConfig(targets=_CALIBRATED, max_seq_len=config.max_seq_len, track_absmax=is_smoothed)
+    targets = tuple(dict.fromkeys(layout.input_sources.values()))
+    cal_config = CalibrationConfig(targets=targets, max_seq_len=config.max_seq_len, track_absmax=is_smoothed)
     calibration = Calibration.capture(model, sequences, cal_config, progress=progress)
     grams = {name: stats.gram for name, stats in calibration.stats.items()}
     if is_smoothed:
-        for prefix, layer in _layer_prefixes(model):
-            absmax = {
-                key: calibration.stats[prefix + target].absmax
-                for key, target in (("attn", "self_attn.q_proj"), ("mlp", "mlp.gate_proj"), ("down", "mlp.down_proj"))
-            }
-            scales = smooth_decoder_layer(layer, absmax, config.smoothing_strength)
-            for key, target in (("attn", "self_attn.q_proj"), ("mlp", "mlp.gate_proj"), ("down", "mlp.down_proj")):
+        smoothed = _smoothed_inputs(layout)
+        for prefix, layer in layer_prefixes(model):
+            absmax = {key: calibration.stats[prefix + target].absmax for key, target in smoothed.items()}
+            scales = smooth_decoder_layer(layer, layout, absmax, config.smoothing_strength)
+            for key, target in smoothed.items():
                 # Inputs became X diag(s)⁻¹, so H becomes diag(s)⁻¹ H diag(s)⁻¹.
                 inv = 1.0 / scales[key]
                 grams[prefix + target] = grams[prefix + target] * inv.unsqueeze(0) * inv.unsqueeze(1)
     return grams
 
 
-def _decoder_linears(model: nn.Module) -> dict[str, nn.Linear]:
+def _smoothed_inputs(layout: DecoderLayout) -> dict[str, str]:
+    """SmoothQuant's three migrated inputs -> the linear whose input statistics describe each."""
+    return {"attn": layout.attn_input, "mlp": layout.mlp_input, "down": layout.down_proj}
+
+
+def decoder_linears(model: nn.Module) -> dict[str, nn.Linear]:
+    """Every decoder Linear of a supported architecture, by qualified name (lm_head and embeddings excluded)."""
+    layout = model_layout(model)
     found = {}
-    for prefix, layer in _layer_prefixes(model):
-        for local in LINEAR_NAMES:
+    for prefix, layer in layer_prefixes(model):
+        for local in layout.linear_names:
             found[prefix + local] = layer.get_submodule(local)
     return found
 
 
-def _layer_prefixes(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    layers = {id(layer): layer for layer in decoder_layers(model)}
-    return [(name + ".", module) for name, module in model.named_modules() if id(module) in layers]
-
-
-def _gram_key(name: str) -> str:
+def _gram_key(name: str, layout: DecoderLayout) -> str:
+    """The calibrated input a Linear shares (k/v read q's input, up reads gate's)."""
     prefix, _, local = name.partition(".layers.")
     index, _, sub = local.partition(".")
-    return f"{prefix}.layers.{index}.{_GRAM_SOURCE.get(sub, sub)}"
+    return f"{prefix}.layers.{index}.{layout.input_sources.get(sub, sub)}"
 
 
 def _progress(items, enabled: bool):  # type: ignore[no-untyped-def]

@@ -1,7 +1,9 @@
-"""Structured pruning of a whole HF decoder (Qwen3/Llama layout): same width in every layer, matrices shrunk.
+"""Structured pruning of a whole HF decoder (any ranking/decoder_layout.py architecture): same width in every
+layer, matrices shrunk.
 
-MLP: a neuron is one input column of down_proj with its gate_proj/up_proj rows; the kept columns of
-down_proj get the selection's (refit) weights, and config.intermediate_size becomes the kept count.
+MLP: a neuron is one input column of down_proj with its gate/up rows (Phi3: row i and row I + i of the fused
+gate_up_proj); the kept columns of down_proj get the selection's (refit) weights, and config.intermediate_size
+becomes the kept count. Fused qkv_proj (Phi3) loses the same q and k/v rows as the separate projections would.
 
 Attention under GQA (`head_scheme`):
 * "per_kv_group" (default): every KV head keeps the same number of its query heads; k/v are untouched and
@@ -24,9 +26,10 @@ import torch
 from torch import nn
 
 from compression.baselines import baseline_selection
-from compression.calibration import ATTENTION_TARGET, MLP_TARGET, Calibration, CalibrationConfig, decoder_layers
+from compression.calibration import ATTENTION_TARGET, MLP_TARGET, Calibration, CalibrationConfig
 from compression.layer_problem import GroupLayout, LayerProblem, Selection, num_kept
 from compression.osscar import Osscar, OsscarConfig
+from ranking.decoder_layout import UnsupportedArchitectureError, decoder_layers, layer_prefixes, model_layout
 
 HEAD_SCHEMES = ("per_kv_group", "kv_groups")
 METHODS = ("osscar", "magnitude", "wanda")
@@ -89,18 +92,21 @@ def prune_model(
 ) -> PruneReport:
     """Prune `model` in place (matrices shrunk, config updated) using calibration `sequences`."""
     report = PruneReport(config)
-    layers = decoder_layers(model)
+    fused = model_layout(model).is_fused
+    if fused and config.sequential and config.head_sparsity > 0:
+        # Phi3's attention reads its head count from the shared config, so a half-pruned stack cannot run.
+        raise UnsupportedArchitectureError("sequential head pruning of a fused qkv_proj (phi3) is not supported")
     targets = _targets(config)
     if not targets:
         return report
     calibration = None if config.sequential else _calibrate(model, sequences, targets, None, config, progress)
-    for i, layer in enumerate(_progress(layers, progress)):
+    for i, (prefix, layer) in enumerate(_progress(layer_prefixes(model), progress)):
         stats = calibration or _calibrate(model, sequences, targets, (i,), config, False)
-        prefix = _layer_prefix(model, i)
         if config.mlp_sparsity > 0:
-            report.layers.append(_prune_mlp(layer.mlp, stats.gram(prefix + MLP_TARGET), i, config))
+            report.layers.append(_prune_mlp(layer.mlp, stats.gram(prefix + MLP_TARGET), i, config, fused))
         if config.head_sparsity > 0:
-            report.layers.append(_prune_attention(layer.self_attn, stats.gram(prefix + ATTENTION_TARGET), i, config))
+            gram = stats.gram(prefix + ATTENTION_TARGET)
+            report.layers.append(_prune_attention(layer.self_attn, gram, i, config, fused))
     _update_config(model)
     return report
 
@@ -137,35 +143,52 @@ def attention_keep_count(attn: nn.Module, sparsity: float, scheme: str) -> int:
     return num_kept(num_kv, sparsity)
 
 
-def shrink_mlp(mlp: nn.Module, kept: Sequence[int], down_weight: torch.Tensor | None = None) -> None:
+def shrink_mlp(
+    mlp: nn.Module, kept: Sequence[int], down_weight: torch.Tensor | None = None, fused: bool = False
+) -> None:
     """Keep only neurons `kept`; down_weight [intermediate, hidden] (input-major, full width) if refit."""
     idx = torch.as_tensor(list(kept), dtype=torch.long)
-    mlp.gate_proj = _slice_linear(mlp.gate_proj, rows=idx)
-    mlp.up_proj = _slice_linear(mlp.up_proj, rows=idx)
+    if fused:
+        width = mlp.down_proj.in_features
+        mlp.gate_up_proj = _slice_linear(mlp.gate_up_proj, rows=torch.cat([idx, idx + width]))
+    else:
+        mlp.gate_proj = _slice_linear(mlp.gate_proj, rows=idx)
+        mlp.up_proj = _slice_linear(mlp.up_proj, rows=idx)
     mlp.down_proj = _slice_linear(mlp.down_proj, cols=idx, weight=_input_major(down_weight, idx))
     mlp.intermediate_size = len(idx)
 
 
 def shrink_attention(
-    attn: nn.Module, kept_heads: Sequence[int], kept_kv: Sequence[int], o_weight: torch.Tensor | None = None
+    attn: nn.Module,
+    kept_heads: Sequence[int],
+    kept_kv: Sequence[int],
+    o_weight: torch.Tensor | None = None,
+    fused: bool = False,
 ) -> None:
     """Keep query heads `kept_heads` and KV heads `kept_kv`; o_weight [heads*head_dim, hidden] if refit."""
-    _, _, head_dim = _head_counts(attn)
+    num_heads, num_kv, head_dim = _head_counts(attn)
     q_idx = _head_rows(kept_heads, head_dim)
     kv_idx = _head_rows(kept_kv, head_dim)
-    attn.q_proj = _slice_linear(attn.q_proj, rows=q_idx)
-    attn.k_proj = _slice_linear(attn.k_proj, rows=kv_idx)
-    attn.v_proj = _slice_linear(attn.v_proj, rows=kv_idx)
+    if fused:  # qkv_proj rows: q heads, then k heads, then v heads
+        q_width, kv_width = num_heads * head_dim, num_kv * head_dim
+        rows = torch.cat([q_idx, q_width + kv_idx, q_width + kv_width + kv_idx])
+        attn.qkv_proj = _slice_linear(attn.qkv_proj, rows=rows)
+    else:
+        attn.q_proj = _slice_linear(attn.q_proj, rows=q_idx)
+        attn.k_proj = _slice_linear(attn.k_proj, rows=kv_idx)
+        attn.v_proj = _slice_linear(attn.v_proj, rows=kv_idx)
     attn.o_proj = _slice_linear(attn.o_proj, cols=q_idx, weight=_input_major(o_weight, q_idx))
     attn.num_key_value_groups = len(kept_heads) // len(kept_kv)
+    if hasattr(attn, "num_key_value_heads"):
+        attn.num_key_value_heads = len(kept_kv)
 
 
-def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig) -> LayerReport:
+def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
     start = time.perf_counter()
     problem = mlp_problem(mlp, gram, config.damp)
     keep = num_kept(problem.layout.num_groups, config.mlp_sparsity, config.neuron_multiple)
     selection = select(problem, keep, config)
-    shrink_mlp(mlp, selection.kept, selection.weight)
+    shrink_mlp(mlp, selection.kept, selection.weight, fused)
     return LayerReport(
         index,
         "mlp",
@@ -176,7 +199,7 @@ def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConf
     )
 
 
-def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig) -> LayerReport:
+def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
     start = time.perf_counter()
     num_heads, num_kv, _ = _head_counts(attn)
     problem = attention_problem(attn, gram, config.head_scheme, config.damp)
@@ -187,7 +210,7 @@ def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: Pr
         rep = num_heads // num_kv
         kept_kv = list(selection.kept)
         kept_heads = [kv * rep + j for kv in kept_kv for j in range(rep)]
-    shrink_attention(attn, kept_heads, kept_kv, selection.weight)
+    shrink_attention(attn, kept_heads, kept_kv, selection.weight, fused)
     return LayerReport(
         index,
         "attention",
@@ -199,9 +222,12 @@ def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: Pr
 
 
 def _head_counts(attn: nn.Module) -> tuple[int, int, int]:
-    """(query heads, KV heads, head_dim) read off the module's current shapes."""
+    """(query heads, KV heads, head_dim) read off the module's current shapes (fused qkv_proj included)."""
     head_dim = int(attn.head_dim)
-    return attn.q_proj.out_features // head_dim, attn.k_proj.out_features // head_dim, head_dim
+    num_heads = attn.o_proj.in_features // head_dim
+    if hasattr(attn, "qkv_proj"):
+        return num_heads, (attn.qkv_proj.out_features // head_dim - num_heads) // 2, head_dim
+    return num_heads, attn.k_proj.out_features // head_dim, head_dim
 
 
 def _head_rows(heads: Sequence[int], head_dim: int) -> torch.Tensor:
@@ -261,15 +287,7 @@ def _calibrate(
     return Calibration.capture(model, sequences, cal_config, progress=progress)
 
 
-def _layer_prefix(model: nn.Module, index: int) -> str:
-    layers = decoder_layers(model)
-    for name, module in model.named_modules():
-        if module is layers[index]:
-            return name + "."
-    raise ValueError(f"decoder layer {index} not found")
-
-
-def _progress(layers: nn.ModuleList, enabled: bool) -> Any:
+def _progress(layers: list[tuple[str, nn.Module]], enabled: bool) -> Any:
     if not enabled:
         return layers
     from tqdm import tqdm

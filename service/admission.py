@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from ranking.prompt_template import render_profile
 from service.errors import RequestRejectedError
 from service.schemas import ErrorDetail, RankRequest
 from service.settings import Settings
+
+# Whitespace as both Python (str.isspace) and JSON Schema's ECMA-262 regexes count it: text made only of these is
+# blank. The OpenAPI schema states the same rule as `pattern`, so schema-valid text is never refused as blank.
+_BLANK = "\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+NOT_BLANK_PATTERN = f"[^{_BLANK}]"
+_NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 
 
 def check_rank_request(req: RankRequest, settings: Settings, tasks: Iterable[str], default_task: str) -> None:
@@ -24,7 +31,7 @@ def check_rank_request(req: RankRequest, settings: Settings, tasks: Iterable[str
 def _too_long(field: str, value: str, limit: int) -> list[ErrorDetail]:
     if len(value) > limit:
         return [ErrorDetail(field=field, message=f"longer than {limit} characters", limit=limit)]
-    if not value.strip():
+    if not _NOT_BLANK.search(value):
         return [ErrorDetail(field=field, message="must not be blank")]
     return []
 
@@ -52,7 +59,10 @@ def _candidate_problems(req: RankRequest, settings: Settings) -> list[ErrorDetai
 def _member_problems(req: RankRequest, settings: Settings) -> list[ErrorDetail]:
     member = req.member
     problems = _too_long("member.id", member.id, settings.max_id_chars)
-    if member.profile is not None and len(render_profile(member.profile)) > settings.max_profile_chars:
+    profile = member.profile
+    # A text profile counts as sent (as the schema's maxLength does); fields count as rendered.
+    shown = profile if isinstance(profile, str) else render_profile(profile) if profile is not None else ""
+    if len(shown) > settings.max_profile_chars:
         limit = settings.max_profile_chars
         problems.append(ErrorDetail(field="member.profile", message=f"longer than {limit} characters", limit=limit))
     if len(member.history) > settings.max_history_items:

@@ -40,10 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Validate settings once, then hand the app to uvicorn."""
-    import uvicorn
     from pydantic import ValidationError
 
     from service.app import create_app
+    from service.draining_server import run_server
     from service.settings import Settings
 
     overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
@@ -57,5 +57,5 @@ def serve(args: argparse.Namespace) -> int:
         # httpx logs every engine call and health probe at INFO: noise at the default level.
         logging.getLogger("httpx").setLevel(logging.WARNING)
     # Access logs carry method, path and status only; bodies (member data) are never logged.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    run_server(create_app(settings), settings)
     return 0

@@ -1,14 +1,13 @@
-"""FastAPI dependencies: the app's state, the loaded ranker, and the API-key check."""
+"""FastAPI dependencies: the app's state and the loaded gateway with its models (API keys: service/api_key.py)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
-from ranking.ranker import Ranker
 from service.errors import RequestRejectedError
+from service.gateway import Gateway
 from service.state import ServiceState
 
 
@@ -20,21 +19,13 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def require_api_key(state: StateDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """When SLMRANK_API_KEYS is set, /rank needs `Authorization: Bearer <one of them>`."""
-    keys = state.settings.api_key_set
-    if not keys:
-        return
-    scheme, _, token = (authorization or "").partition(" ")
-    # compare_digest on every key: the time taken does not reveal how much of a key matched.
-    if scheme.lower() != "bearer" or not any(hmac.compare_digest(token, k) for k in keys):
-        raise RequestRejectedError(401, "unauthorized", "missing or invalid API key")
+def get_gateway(state: StateDep) -> Gateway:
+    """The loaded gateway, or 503: still loading, or loaded but a model's engine cannot score (with Retry-After)."""
+    if state.gateway is None:
+        raise RequestRejectedError(503, "not_ready", "the model is still loading", retry_after_s=5)
+    if not state.gateway.is_ready():
+        raise RequestRejectedError(503, "engine_unavailable", "no engine replica is healthy", retry_after_s=2)
+    return state.gateway
 
 
-def get_ranker(state: StateDep) -> Ranker:
-    if state.ranker is None or not state.ranker.scorer.is_ready():
-        raise RequestRejectedError(503, "not_ready", "the model is still loading")
-    return state.ranker
-
-
-RankerDep = Annotated[Ranker, Depends(get_ranker)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]

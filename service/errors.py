@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,12 +23,20 @@ _LIMIT_KEYS = ("max_length", "min_length", "ge", "gt", "le", "lt", "limit_value"
 class RequestRejectedError(Exception):
     """A request the service refuses on purpose (limits, auth, unknown task), with its status and details."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[ErrorDetail] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[ErrorDetail] | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        self.retry_after_s = retry_after_s
 
 
 def error_response(
@@ -44,11 +53,22 @@ def error_response(
 
 def field_path(loc: tuple[Any, ...]) -> str:
     """('body', 'candidates', 3, 'id') -> 'candidates[3].id'."""
-    parts = [p for p in loc if p != "body"]
+    # Union members ('constrained-str', 'RerankDocument', 'function-after[...]') are not fields the client sent.
+    parts = [p for p in loc if p != "body" and not (isinstance(p, str) and (p[:1].isupper() or "-" in p))]
     path = ""
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "body"
+
+
+def pydantic_details(errors: Sequence[Any]) -> list[ErrorDetail]:
+    """Pydantic error dicts -> details naming field, constraint and limit (never the input value)."""
+    details = []
+    for err in errors:
+        ctx = err.get("ctx") or {}
+        limit = next((ctx[k] for k in _LIMIT_KEYS if isinstance(ctx.get(k), int | float)), None)
+        details.append(ErrorDetail(field=field_path(tuple(err.get("loc", ()))), message=err["msg"], limit=limit))
+    return details
 
 
 def validation_details(exc: RequestValidationError) -> tuple[int, str, list[ErrorDetail]]:
@@ -74,7 +94,9 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> JSONR
 
 async def _on_rejected(request: Request, exc: RequestRejectedError) -> JSONResponse:
     request.app.state.service.metrics.errors.labels(reason=exc.code).inc()
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
     return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
 
@@ -91,20 +113,17 @@ def scorer_error_response(exc: ScorerError) -> tuple[int, str, str, dict[str, st
 
 async def _on_scorer_error(request: Request, exc: ScorerError) -> JSONResponse:
     status, code, message, headers = scorer_error_response(exc)
-    log.warning("scoring failed: %s (%s)", code, type(exc).__name__)
+    # Shed and late requests are expected under load: counted in metrics, not logged one by one.
+    level = logging.DEBUG if status in (503, 504) else logging.WARNING
+    log.log(level, "scoring failed: %s (%s)", code, type(exc).__name__)
     request.app.state.service.metrics.errors.labels(reason=code).inc()
     return error_response(status, code, message, headers=headers)
 
 
 async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail))
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error handling %s", request.url.path)
-    request.app.state.service.metrics.errors.labels(reason="internal_error").inc()
-    return error_response(500, "internal_error", "internal error")
+    code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    # Starlette's 405 carries `Allow`; keep every header the exception names.
+    return error_response(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -113,4 +132,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestRejectedError, _on_rejected)  # type: ignore[arg-type]
     app.add_exception_handler(ScorerError, _on_scorer_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _on_unexpected)
+    # Anything else reaches CatchAllMiddleware, which answers 500 and logs without the exception's message.

@@ -14,7 +14,7 @@ Metadata = dict[str, Any]
 class InteractionIn(BaseModel):
     """One past interaction of the member with an item."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     item: str = Field(..., min_length=1, description="Item text, e.g. 'Heat (1995) | Action|Crime|Thriller'.")
     action: str = Field("interacted", min_length=1, description="What the member did: 'liked', 'rated 4.5'…")
@@ -24,7 +24,7 @@ class InteractionIn(BaseModel):
 class MemberIn(BaseModel):
     """The member to rank for. Personal data: never logged."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(..., min_length=1, description="Stable member id; routes the member to one engine replica.")
     profile: str | dict[str, Any] | None = Field(
@@ -38,7 +38,7 @@ class MemberIn(BaseModel):
 class CandidateIn(BaseModel):
     """One item to score."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(..., min_length=1, description="Unique within the request.")
     text: str = Field(..., min_length=1, description="Item text shown to the model.")
@@ -50,6 +50,7 @@ class RankRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -84,10 +85,14 @@ class RankRequest(BaseModel):
 
     member: MemberIn
     candidates: list[CandidateIn] = Field(..., description="1..max_candidates items with unique ids.")
-    task: str | None = Field(None, description="Instruction template; the service default when omitted.")
+    task: str | None = Field(None, description="A task of the model's card (GET /v1/models); its first when omitted.")
+    model: str | None = Field(
+        None, description="A served model's id (GET /v1/models); omitted, the A/B variant policy picks by member id."
+    )
     top_n: int | None = Field(None, ge=1, description="Return only the best n (all when omitted).")
     score_type: ScoreType = Field(
         ScoreType.PROBABILITY,
+        strict=False,  # the JSON string names the enum member
         description="'probability' = P(yes)/(P(yes)+P(no)) in [0, 1]; 'log_odds' = log P(yes) - log P(no).",
     )
 
@@ -121,7 +126,8 @@ class RankResponse(BaseModel):
     """Candidates best first."""
 
     member_id: str
-    model: str
+    model: str = Field(..., description="The served model that scored the request.")
+    variant: str = Field(..., description="The A/B arm: the policy's pick (the model's id), or 'requested'.")
     task: str
     score_type: ScoreType
     ranked: list[RankedItem]
@@ -153,3 +159,25 @@ class HealthResponse(BaseModel):
     status: str
     model: str | None = None
     backend: str | None = None
+
+
+class ServedModelInfo(BaseModel):
+    """One model the gateway serves (OpenAI-style list entry plus its card)."""
+
+    id: str = Field(..., description="The name a request's `model` field uses.")
+    object: str = "model"
+    owned_by: str = "slmrank"
+    backend: str = Field(..., description="embedded | sglang | vllm")
+    is_ready: bool
+    weight: float = Field(..., description="Share of requests without `model` the variant policy sends here (0..1).")
+    is_shadow: bool = Field(False, description="Also scores other models' requests off the response path.")
+    card: dict[str, Any] = Field(
+        ..., description="The checkpoint card: tasks, input contract (how to render requests), prompt budgets."
+    )
+
+
+class ModelList(BaseModel):
+    """Every served model, in the configured order."""
+
+    object: str = "list"
+    data: list[ServedModelInfo]

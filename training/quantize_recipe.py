@@ -17,8 +17,6 @@ from typing import Any
 from training.data.example_builder import ExampleBuilder, RankGroup
 from training.prune_recipe import calibration_sequences
 
-GROUP_SIZES = (128, 64, 32, 16, 8)
-
 
 @dataclass(frozen=True)
 class QuantizeRecipeConfig:
@@ -33,27 +31,12 @@ class QuantizeRecipeConfig:
         return asdict(self)
 
 
-def fitted_group_size(model, preferred: int) -> int:  # type: ignore[no-untyped-def]
-    """The largest group size <= preferred dividing every decoder Linear's input width (small models need < 128)."""
-    from compression.calibration import decoder_layers
-    from compression.quantize import LINEAR_NAMES
-
-    widths = {layer.get_submodule(name).in_features for layer in decoder_layers(model) for name in LINEAR_NAMES}
-    for size in GROUP_SIZES:
-        if size <= preferred and all(w % size == 0 for w in widths):
-            return size
-    raise ValueError(
-        f"no group size in {GROUP_SIZES} divides the input widths {sorted(widths)}; "
-        "prune with a neuron multiple (e.g. --neuron-multiple 8) so the widths stay aligned"
-    )
-
-
 def quantize_checkpoint(
     model_dir: str | Path, examples: ExampleBuilder, out_dir: str | Path, config: QuantizeRecipeConfig
 ) -> dict[str, Any]:
     """Quantize `model_dir` into a compressed-tensors export in out_dir; returns what was done."""
     from compression.export import checkpoint_bytes, export_compressed
-    from compression.quantize import QuantizeConfig, quantize_model
+    from compression.quantize import QuantizeConfig, fitted_group_size, quantize_model
     from training.checkpoint_writer import load_model
 
     model, _, _ = load_model(model_dir)

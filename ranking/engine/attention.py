@@ -8,25 +8,49 @@ suffix see the whole shared context plus its own earlier tokens (block-diagonal 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 
-def prefix_mask(num_new: int, past_len: int, device: torch.device) -> torch.Tensor:
+@dataclass(frozen=True)
+class AttentionMods:
+    """What a layer's attention adds to plain causal softmax: a sliding window (a key is seen when
+    query_pos - key_pos < window) and a tanh soft-cap on the scaled scores (Gemma2)."""
+
+    window: int | None = None
+    softcap: float | None = None
+
+    @property
+    def is_plain(self) -> bool:
+        return self.window is None and self.softcap is None
+
+
+PLAIN = AttentionMods()
+
+
+def prefix_mask(num_new: int, past_len: int, device: torch.device, window: int | None = None) -> torch.Tensor:
     """[num_new, past_len + num_new] bool: new token i sees every cached token and new tokens up to i."""
     rows = torch.arange(num_new, device=device)[:, None] + past_len
     cols = torch.arange(past_len + num_new, device=device)[None, :]
-    return cols <= rows
+    mask = cols <= rows
+    return mask if window is None else mask & (rows - cols < window)
 
 
-def suffix_mask(suffix_lens: Sequence[int], context_len: int, device: torch.device) -> torch.Tensor:
+def suffix_mask(
+    suffix_lens: Sequence[int], context_len: int, device: torch.device, window: int | None = None
+) -> torch.Tensor:
     """[S, context_len + S] bool: a suffix token sees the whole context and its own suffix up to itself."""
     lens = torch.tensor(list(suffix_lens), device=device)
     owner = torch.repeat_interleave(torch.arange(len(suffix_lens), device=device), lens)
     idx = torch.arange(int(lens.sum()), device=device)
     own = (owner[:, None] == owner[None, :]) & (idx[None, :] <= idx[:, None])
     context = torch.ones((len(owner), context_len), dtype=torch.bool, device=device)
+    if window is not None:
+        position = context_len + idx - (lens.cumsum(0) - lens)[owner]  # each suffix starts at context_len
+        context &= position[:, None] - torch.arange(context_len, device=device)[None, :] < window
+        own &= position[:, None] - position[None, :] < window
     return torch.cat([context, own], dim=1)
 
 
@@ -35,11 +59,21 @@ class SdpaAttention:
 
     name = "sdpa"
 
-    def prefix(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past_len: int, scale: float) -> torch.Tensor:
+    def prefix(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        past_len: int,
+        scale: float,
+        mods: AttentionMods = PLAIN,
+    ) -> torch.Tensor:
         """New prefix tokens: causal over [cached; new]."""
-        if past_len == 0:
+        if mods.softcap is not None:
+            return _eager(q, k, v, prefix_mask(q.shape[1], past_len, q.device, mods.window), scale, mods.softcap)
+        if past_len == 0 and mods.window is None:
             return _sdpa(q, k, v, None, scale)
-        return _sdpa(q, k, v, prefix_mask(q.shape[1], past_len, q.device), scale)
+        return _sdpa(q, k, v, prefix_mask(q.shape[1], past_len, q.device, mods.window), scale)
 
     def suffix(
         self,
@@ -49,9 +83,23 @@ class SdpaAttention:
         context_len: int,
         suffix_lens: Sequence[int],
         scale: float,
+        mods: AttentionMods = PLAIN,
     ) -> torch.Tensor:
         """All suffix tokens at once over [context; suffixes] with the block-diagonal causal mask."""
-        return _sdpa(q, k, v, suffix_mask(suffix_lens, context_len, q.device), scale)
+        mask = suffix_mask(suffix_lens, context_len, q.device, mods.window)
+        if mods.softcap is not None:
+            return _eager(q, k, v, mask, scale, mods.softcap)
+        return _sdpa(q, k, v, mask, scale)
+
+
+def _eager(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, scale: float, softcap: float
+) -> torch.Tensor:
+    """Soft-capped attention as transformers' eager path computes it: tanh(s / c) * c, masked, fp32 softmax."""
+    k, v = _repeat_heads(k, q), _repeat_heads(v, q)
+    scores = torch.tanh((q @ k.transpose(-1, -2)) * scale / softcap) * softcap
+    scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores.float(), dim=-1).to(q.dtype) @ v
 
 
 def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float) -> torch.Tensor:
@@ -80,7 +128,17 @@ class CascadeAttention(SdpaAttention):
     def is_available() -> bool:
         return hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")
 
-    def prefix(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past_len: int, scale: float) -> torch.Tensor:
+    def prefix(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        past_len: int,
+        scale: float,
+        mods: AttentionMods = PLAIN,
+    ) -> torch.Tensor:
+        if not mods.is_plain:
+            return super().prefix(q, k, v, past_len, scale, mods)
         own = _flash(q, _repeat_heads(k[:, past_len:], q), _repeat_heads(v[:, past_len:], q), True, scale)
         if past_len == 0:
             return own[0]
@@ -94,7 +152,10 @@ class CascadeAttention(SdpaAttention):
         context_len: int,
         suffix_lens: Sequence[int],
         scale: float,
+        mods: AttentionMods = PLAIN,
     ) -> torch.Tensor:
+        if not mods.is_plain:
+            return super().suffix(q, k, v, context_len, suffix_lens, scale, mods)
         if len(suffix_lens) == 1:  # one candidate: plain causal attention, no padding
             own = _flash(q, _repeat_heads(k[:, context_len:], q), _repeat_heads(v[:, context_len:], q), True, scale)
         else:
@@ -173,9 +234,17 @@ class FlashInferAttention(SdpaAttention):
         self._workspace = torch.empty(128 * 1024 * 1024, dtype=torch.uint8, device=device)
         self._ragged = flashinfer.BatchPrefillWithRaggedKVCacheWrapper(self._workspace, "NHD")
 
-    def prefix(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past_len: int, scale: float) -> torch.Tensor:
-        if q.shape[-1] not in FLASHINFER_HEAD_DIMS:
-            return super().prefix(q, k, v, past_len, scale)
+    def prefix(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        past_len: int,
+        scale: float,
+        mods: AttentionMods = PLAIN,
+    ) -> torch.Tensor:
+        if q.shape[-1] not in FLASHINFER_HEAD_DIMS or not mods.is_plain:
+            return super().prefix(q, k, v, past_len, scale, mods)
         # FlashInfer aligns the causal mask bottom-right when kv_len > qo_len: exactly "after the cached KV".
         out = self._fi.single_prefill_with_kv_cache(
             q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), causal=True, sm_scale=scale
@@ -190,9 +259,10 @@ class FlashInferAttention(SdpaAttention):
         context_len: int,
         suffix_lens: Sequence[int],
         scale: float,
+        mods: AttentionMods = PLAIN,
     ) -> torch.Tensor:
-        if q.shape[-1] not in FLASHINFER_HEAD_DIMS or context_len == 0:
-            return super().suffix(q, k, v, context_len, suffix_lens, scale)
+        if q.shape[-1] not in FLASHINFER_HEAD_DIMS or context_len == 0 or not mods.is_plain:
+            return super().suffix(q, k, v, context_len, suffix_lens, scale, mods)
         qn, kn, vn = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # NHD
         shared, shared_lse = self._fi.single_prefill_with_kv_cache(
             qn, kn[:context_len], vn[:context_len], causal=False, sm_scale=scale, return_lse=True

@@ -1,8 +1,10 @@
 """A forward pass of our own over a Hugging Face decoder's weights, with full control of KV and masks.
 
-Supports the Llama family layout (Qwen3, Qwen2, Llama): embed, per layer input norm -> q/k/v (+ Qwen3's per-head
-q_norm/k_norm) -> RoPE -> attention -> o_proj, post-attention norm -> MLP, final norm, lm_head. The HF modules
-themselves are called for every norm, projection and MLP, so numerics match the transformers forward.
+Every architecture in ranking/decoder_layout.py: embed, per layer attention norm -> q/k/v (fused or not, + per-head
+q_norm/k_norm where present) -> RoPE (partial, per layer type) -> attention (sliding window and logit soft-cap
+where the config has them) -> o_proj (+ output norm), MLP norm -> MLP (+ output norm), final norm, lm_head
+(+ final soft-cap). The HF modules themselves are called for every norm, projection and MLP, so numerics match
+the transformers forward.
 Several requests ("items") are packed into one token row: every linear layer runs once over all of them, and
 attention runs per item (its cached prefix KV, its new prefix tokens, its k candidate suffixes).
 """
@@ -15,15 +17,18 @@ from typing import Any
 
 import torch
 
-from ranking.engine.attention import SdpaAttention, make_attention
+from ranking.decoder_layout import (
+    DecoderLayout,
+    UnsupportedArchitectureError,
+    decoder_layout,
+    rope_layer_type,
+    sliding_window,
+)
+from ranking.engine.attention import AttentionMods, SdpaAttention, make_attention
 from ranking.engine.kv_segment import TensorKVSegment, layer_kv
 from ranking.model_loader import LoadedModel
 
-SUPPORTED_MODEL_TYPES = ("qwen3", "qwen2", "llama")
-
-
-class UnsupportedModelError(ValueError):
-    """The checkpoint's architecture is not one the model runner implements."""
+UnsupportedModelError = UnsupportedArchitectureError
 
 
 @dataclass
@@ -53,10 +58,12 @@ class ForwardOutput:
 
 
 def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding as transformers applies it; x [N, heads, d], cos/sin [N, 1, d]."""
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return (x * cos) + (rotated * sin)
+    """Rotary embedding as transformers applies it; x [N, heads, d], cos/sin [N, 1, r] rotate the first r <= d."""
+    dim = cos.shape[-1]
+    x_rot, x_pass = x[..., :dim], x[..., dim:]
+    half = dim // 2
+    rotated = torch.cat((-x_rot[..., half:], x_rot[..., :half]), dim=-1)
+    return torch.cat([(x_rot * cos) + (rotated * sin), x_pass], dim=-1)
 
 
 class ModelRunner:
@@ -65,12 +72,7 @@ class ModelRunner:
     def __init__(self, loaded: LoadedModel, attention_backend: str = "sdpa") -> None:
         model = loaded.model
         config = model.config
-        if getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
-            raise UnsupportedModelError(
-                f"model type {getattr(config, 'model_type', None)!r} not supported; use one of {SUPPORTED_MODEL_TYPES}"
-            )
-        if getattr(config, "use_sliding_window", False):
-            raise UnsupportedModelError("sliding-window attention is not supported by the embedded engine")
+        self.layout: DecoderLayout = decoder_layout(config)
         self.device = loaded.device
         self.dtype = loaded.dtype
         self.base: Any = model.model
@@ -82,21 +84,34 @@ class ModelRunner:
         self.num_layers = len(self.layers)
         self.scale = float(attn.scaling)
         self.attention: SdpaAttention = make_attention(attention_backend, loaded.device)
+        self.masked_attention = SdpaAttention()  # windows and soft-caps: explicit masks, plain maths
+        softcap = getattr(config, "attn_logit_softcapping", None)
+        self.mods = [AttentionMods(sliding_window(config, i), softcap) for i in range(self.num_layers)]
+        self.rope_types = [rope_layer_type(config, i) for i in range(self.num_layers)]
+        self.final_softcap: float | None = getattr(config, "final_logit_softcapping", None)
 
     @torch.inference_mode()
     def forward(self, items: Sequence[ForwardItem]) -> list[ForwardOutput]:
         """One forward pass over all items; new prefix KV is returned, candidate KV is dropped."""
         ids, positions = self._pack(items)
-        x = self.base.embed_tokens(ids)[None]  # [1, N, H]
-        cos, sin = self.base.rotary_emb(x, positions[None])
-        cos, sin = cos[0, :, None, :], sin[0, :, None, :]  # [N, 1, d]
+        x = self.base.embed_tokens(ids)[None]  # [1, N, H]; Gemma's embedding scale lives in the module
+        ropes = {kind: self._rope(x, positions, kind) for kind in set(self.rope_types)}
         new_kv: list[list[torch.Tensor]] = [[] for _ in items]
+        layout = self.layout
         for index, layer in enumerate(self.layers):
-            hidden = layer.input_layernorm(x)[0]
+            hidden = layer.get_submodule(layout.attn_norm)(x)[0]
+            cos, sin = ropes[self.rope_types[index]]
             attn_out = self._attention(index, layer.self_attn, hidden, cos, sin, items, new_kv)
-            x = x + layer.self_attn.o_proj(attn_out)[None]
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            x = x + _maybe_norm(layer, layout.attn_out_norm, layer.self_attn.o_proj(attn_out)[None])
+            mlp_out = layer.mlp(layer.get_submodule(layout.mlp_norm)(x))
+            x = x + _maybe_norm(layer, layout.mlp_out_norm, mlp_out)
         return self._outputs(items, x[0], new_kv)
+
+    def _rope(self, x: torch.Tensor, positions: torch.Tensor, kind: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin [N, 1, rotary_dim] for one RoPE kind (Gemma3 keeps one per layer type)."""
+        args = (x, positions[None]) if kind is None else (x, positions[None], kind)
+        cos, sin = self.base.rotary_emb(*args)
+        return cos[0, :, None, :], sin[0, :, None, :]
 
     def _pack(self, items: Sequence[ForwardItem]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids and position ids of all items in one row: prefix tokens, then each suffix from the prefix end."""
@@ -127,11 +142,11 @@ class ModelRunner:
     ) -> torch.Tensor:
         """Projections for all tokens at once, attention per item; returns [N, heads * d]."""
         num_tokens = hidden.shape[0]
-        q = attn.q_proj(hidden).view(num_tokens, -1, self.head_dim)
-        k = attn.k_proj(hidden).view(num_tokens, -1, self.head_dim)
-        v = attn.v_proj(hidden).view(num_tokens, -1, self.head_dim)
-        if hasattr(attn, "q_norm"):  # Qwen3 normalises each head before RoPE
+        q, k, v = (t.view(num_tokens, -1, self.head_dim) for t in self._qkv(attn, hidden))
+        if self.layout.has_qk_norm:  # Qwen3, Gemma3 normalise each head before RoPE
             q, k = attn.q_norm(q), attn.k_norm(k)
+        mods = self.mods[index]
+        kernel = self.attention if mods.is_plain else self.masked_attention
         q, k = rope(q, cos, sin).transpose(0, 1), rope(k, cos, sin).transpose(0, 1)  # [heads, N, d]
         v = v.transpose(0, 1)
         out = torch.empty_like(q)
@@ -142,21 +157,31 @@ class ModelRunner:
             keys, values = self._item_kv(item, index, k[:, start:end], v[:, start:end])
             context_len = item.past_len + num_new
             if num_new:
-                out[:, start : start + num_new] = self.attention.prefix(
+                out[:, start : start + num_new] = kernel.prefix(
                     q[:, start : start + num_new],
                     keys[:, :context_len],
                     values[:, :context_len],
                     item.past_len,
                     self.scale,
+                    mods,
                 )
                 new_kv[item_index].append(torch.stack([k[:, start : start + num_new], v[:, start : start + num_new]]))
             if item.suffix_ids:
                 lens = [len(s) for s in item.suffix_ids]
-                out[:, start + num_new : end] = self.attention.suffix(
-                    q[:, start + num_new : end], keys, values, context_len, lens, self.scale
+                out[:, start + num_new : end] = kernel.suffix(
+                    q[:, start + num_new : end], keys, values, context_len, lens, self.scale, mods
                 )
             start = end
         return out.transpose(0, 1).reshape(num_tokens, -1)
+
+    def _qkv(self, attn: Any, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v [N, heads * d] from separate projections or one fused qkv_proj (q rows, then k, then v)."""
+        if not self.layout.is_fused:
+            return attn.q_proj(hidden), attn.k_proj(hidden), attn.v_proj(hidden)
+        qkv = attn.qkv_proj(hidden)
+        kv_width = self.num_kv_heads * self.head_dim
+        q_width = qkv.shape[-1] - 2 * kv_width
+        return qkv[..., :q_width], qkv[..., q_width : q_width + kv_width], qkv[..., q_width + kv_width :]
 
     @staticmethod
     def _item_kv(
@@ -182,7 +207,14 @@ class ModelRunner:
                 ends = torch.tensor([len(s) for s in item.suffix_ids], device=x.device).cumsum(0)
                 last = x[start + num_new + ends - 1]  # [k, H]
                 logits = self.lm_head(self.base.norm(last)).float()
+                if self.final_softcap is not None:  # Gemma2: tanh-capped logits, as transformers does
+                    logits = torch.tanh(logits / self.final_softcap) * self.final_softcap
                 logprobs = torch.log_softmax(logits, dim=-1)[:, list(item.label_ids)].cpu()
             outputs.append(ForwardOutput(kv, logprobs))
             start += item.num_tokens
         return outputs
+
+
+def _maybe_norm(layer: Any, name: str | None, x: torch.Tensor) -> torch.Tensor:
+    """x through the layer's named norm, or unchanged when the layout has none there."""
+    return x if name is None else layer.get_submodule(name)(x)

@@ -87,3 +87,14 @@ def test_quantize_command_writes_compressed_tensors(checkpoint, tmp_path, scheme
     with torch.no_grad():
         assert torch.isfinite(model(torch.tensor([[1, 2, 3]])).logits).all()
     assert (out / "slmrank.json").exists()
+
+
+def test_unsupported_architecture_is_refused_in_one_line(tmp_path, capsys):
+    from tests.tiny_architectures import tiny_model
+
+    tiny_model("qwen3_moe").save_pretrained(tmp_path / "moe")
+    with pytest.raises(SystemExit) as exit_info:
+        _run(["compress", "quantize", "--model", str(tmp_path / "moe"), "--out", str(tmp_path / "q")])
+    message = str(exit_info.value)
+    assert message.count("\n") == 0 and "'qwen3_moe'" in message and "supported: llama" in message
+    assert not (tmp_path / "q").exists()

@@ -8,6 +8,7 @@ import torch
 
 from compression.calibration import Calibration, CalibrationConfig
 from compression.smooth_quant import smooth_decoder_layer, smoothing_scales
+from ranking.decoder_layout import LAYOUTS
 
 
 def test_scales_formula():
@@ -29,7 +30,7 @@ def test_smoothing_preserves_outputs_and_reduces_outliers(tiny_qwen3, token_sequ
             k: calibration.stats[f"model.layers.{i}.{t}"].absmax
             for k, t in (("attn", "self_attn.q_proj"), ("mlp", "mlp.gate_proj"), ("down", "mlp.down_proj"))
         }
-        smooth_decoder_layer(layer, stats, alpha=0.8)
+        smooth_decoder_layer(layer, LAYOUTS["qwen3"], stats, alpha=0.8)
     ids = torch.tensor([token_sequences[0]])
     with torch.no_grad():
         torch.testing.assert_close(tiny_qwen3(ids).logits, dense(ids).logits, rtol=1e-4, atol=1e-5)

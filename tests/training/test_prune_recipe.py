@@ -96,7 +96,7 @@ def test_pruned_widths_stay_aligned_so_w4a16_groups_fit(examples: ExampleBuilder
     """30% of 64 neurons keeps 44, which no W4A16 group size (>= 8) divides; the recipe's default keeps 40."""
     from transformers import AutoModelForCausalLM
 
-    from training.quantize_recipe import fitted_group_size
+    from compression.quantize import fitted_group_size
 
     student = write_tiny_checkpoint(tokenizer, tmp_path / "student")
     widths = {}

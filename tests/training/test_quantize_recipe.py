@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from compression.quantize import fitted_group_size
 from training.data.example_builder import ExampleBuilder
 from training.quantize_recipe import (
     QuantizeRecipeConfig,
     eval_groups,
     evaluate_checkpoint,
-    fitted_group_size,
     quantize_checkpoint,
 )
 
