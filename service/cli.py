@@ -44,6 +44,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from service.app import create_app
     from service.draining_server import run_server
+    from service.engine_factory import check_models
     from service.settings import Settings
 
     overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
@@ -51,6 +52,11 @@ def serve(args: argparse.Namespace) -> int:
         settings = Settings(**overrides)
     except ValidationError as exc:
         print(f"slmrank serve: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    problems = check_models(settings)
+    for problem in problems:  # one line each, before any weights load: no traceback for a bad checkpoint
+        print(f"slmrank serve: {problem}", file=sys.stderr)
+    if problems:
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.log_level != "debug":

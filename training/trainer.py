@@ -198,7 +198,8 @@ class Trainer:
         path = self.out_dir / STATE_FILE
         if not path.exists():
             return
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: a resumed state file cannot run code (it holds only tensors and plain values).
+        state = torch.load(path, map_location="cpu", weights_only=True)
         if state["config"] != self.config.to_dict():
             raise ValueError(f"{path} was written with another TrainConfig; use a fresh --out directory")
         self.model.load_state_dict(state["model"])
