@@ -137,7 +137,7 @@ class Trainer:
 
     def _restore_best(self) -> None:
         if self.best() is not None:
-            self.model.load_state_dict(torch.load(self.out_dir / BEST_FILE, map_location="cpu"))
+            self.model.load_state_dict(torch.load(self.out_dir / BEST_FILE, map_location="cpu", weights_only=True))
 
     def train_step(self) -> tuple[float, dict[str, float]]:
         """One optimiser step on freshly sampled groups; the sample depends only on (seed, step)."""
