@@ -17,6 +17,7 @@ from tqdm import tqdm
 from ranking.labels import LabelTokens
 from training.data.example_builder import ExampleBuilder, RankGroup
 from training.objectives.ranking_losses import LossTerms, RecSysDistillationLoss, SupervisedRankingLoss
+from training.on_policy import on_policy_logits
 from training.packed_batch import PackedBatch, pack_groups
 from training.packed_forward import packed_hidden, rows_logits, sequence_positions
 
@@ -169,8 +170,6 @@ class Trainer:
         self, loss: torch.Tensor, parts: dict[str, float], groups: list[RankGroup], generator: torch.Generator
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Add on_policy_weight x divergence(teacher, student) on student-sampled continuations of the prefixes."""
-        from training.on_policy import on_policy_logits
-
         assert isinstance(self.loss, RecSysDistillationLoss) and self.teacher is not None
         s, t = on_policy_logits(
             self.model, self.teacher, [g.prefix_ids for g in groups], self.config.on_policy_tokens, generator

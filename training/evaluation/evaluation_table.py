@@ -46,10 +46,8 @@ def evaluate_table(
 ) -> dict[str, Any]:
     """{"models": {name: result}} for the baselines and every model; results cached in out_dir/<name>.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    first = next(iter(models.values()))
     results: dict[str, Any] = {}
-    baseline_groups = eval_groups(split, first, tasks, period)
-    for name, result in baseline_results(split, baseline_groups, out_dir).items():
+    for name, result in baseline_results(split, tasks, period, out_dir).items():
         results[name] = result
         if progress is not None:
             progress(name, result)
@@ -85,15 +83,15 @@ def model_result(
 
 
 def baseline_results(
-    split: ChronologicalSplit, groups_by_task: Mapping[str, Sequence[RankGroup]], out_dir: Path | None = None
+    split: ChronologicalSplit, tasks: Sequence[str], period: str, out_dir: Path | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Popularity and user+item bias (one per task), fitted on the train period, scored on the same groups."""
+    """Popularity and user+item bias (one per task), fitted on the train period, scored on the period."""
     train = split.period_events("train")
     popularity = PopularityBaseline(train)
     per_baseline = {
-        popularity.name: ({t: score_baseline(popularity, g) for t, g in groups_by_task.items()}, "rank_score"),
+        popularity.name: ({t: score_baseline(popularity, split, period, t) for t in tasks}, "rank_score"),
         BiasBaseline.name: (
-            {t: score_baseline(BiasBaseline(train, t), g) for t, g in groups_by_task.items()},
+            {t: score_baseline(BiasBaseline(train, t), split, period, t) for t in tasks},
             "probability",
         ),
     }

@@ -17,6 +17,7 @@ import numpy as np
 
 from ranking.labels import LabelTokens
 from training.data.example_builder import RankGroup
+from training.data.split import ChronologicalSplit
 from training.evaluation.auc import mean_member_auc, roc_auc
 from training.evaluation.baselines import BiasBaseline, PopularityBaseline
 from training.evaluation.metrics import expected_calibration_error, log_loss, ndcg_at_k, sigmoid
@@ -73,9 +74,17 @@ def collect(groups: Sequence[RankGroup], scores: Sequence[float]) -> TaskScores:
     )
 
 
-def score_baseline(baseline: PopularityBaseline | BiasBaseline, groups: Sequence[RankGroup]) -> TaskScores:
-    """A baseline's `score(member_id, item_id)` for every candidate."""
-    return collect(groups, [baseline.score(g.member_id, i) for g in groups for i in g.item_ids])
+def score_baseline(
+    baseline: PopularityBaseline | BiasBaseline, split: ChronologicalSplit, period: str, task: str
+) -> TaskScores:
+    """A baseline's `score(member_id, item_id)` for every candidate of the period, in eval_groups' order."""
+    rows = [(m, e) for m, p in split.members.items() for e in p.period(period)]
+    return TaskScores(
+        member_ids=np.array([m for m, _ in rows], dtype=str),
+        item_ids=np.array([e.item_id for _, e in rows], dtype=str),
+        scores=np.array([baseline.score(m, e.item_id) for m, e in rows], dtype=np.float64),
+        labels=np.array([e.label(task) for _, e in rows], dtype=bool),
+    )
 
 
 def score_model(

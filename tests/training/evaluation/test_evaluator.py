@@ -27,3 +27,17 @@ def test_metrics_of_a_perfect_and_a_constant_ranking() -> None:
     assert 0.0 < m["log_loss"] < 0.2 and m["ece"] is not None
     flat = TaskScores(members, perfect.item_ids, np.zeros(8), labels).metrics()
     assert flat["auc"] == 0.5 and flat["log_loss"] is None and flat["ece"] is None
+
+
+def test_baseline_rows_align_with_model_groups(split, tokenizer) -> None:
+    """Paired intervals compare baselines and models candidate by candidate: same order, same members."""
+    from ranking.prompt_builder import PromptConfig
+    from training.data.example_builder import ExampleBuilder
+    from training.evaluation.baselines import PopularityBaseline
+    from training.evaluation.evaluator import collect, score_baseline
+
+    groups = ExampleBuilder(split, tokenizer, PromptConfig(max_prefix_len=160), ["like"]).eval_groups("test", "like")
+    from_groups = collect(groups, [0.0] * sum(len(g.labels) for g in groups))
+    direct = score_baseline(PopularityBaseline(split.period_events("train")), split, "test", "like")
+    for name in ("member_ids", "item_ids", "labels"):
+        assert np.array_equal(getattr(direct, name), getattr(from_groups, name))

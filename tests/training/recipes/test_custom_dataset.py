@@ -70,6 +70,28 @@ def test_pipeline_report_is_a_plumbing_check(jobs: Path, tmp_path: Path, capsys:
     resolved = json.loads((tmp_path / "run" / "pipeline_config.json").read_text())
     assert resolved["tasks"] == ["apply"] and resolved["teacher_train"]["steps"] == 4
 
+    # Every checkpoint kind the project writes: a W4A16 export evaluates through the project's own loader, and a
+    # broken checkpoint after it is an error row that loses none of the finished rows.
+    from compression.export import export_compressed
+    from compression.quantize import QuantizeConfig, quantize_model
+    from training.checkpoint_writer import load_model
+
+    student = tmp_path / "run" / "student-kd" / "model"
+    model, tokenizer, _ = load_model(student)
+    config = QuantizeConfig(scheme="w4a16", group_size=16)
+    calibration = [tokenizer.encode("Candidate: senior data role | Berlin")] * 2
+    export_compressed(model, quantize_model(model, calibration, config), config.to_scheme(), tmp_path / "q", student)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "slmrank.json", "tokenizer.json", "tokenizer_config.json"):
+        (broken / name).write_text((student / name).read_text())
+    table = tmp_path / "table.json"
+    argv = ("--model", tmp_path / "q", "--model", broken, "--data", jobs, "--json", table, "--threads", "1")
+    assert cli("evaluate", *argv) == 1
+    rows = json.loads(table.read_text())["models"]
+    assert rows[str(tmp_path / "q")]["tasks"]["apply"]["auc"] is not None
+    assert "error" in rows[str(broken)] and "user+item bias" in rows
+
 
 def test_student_from_a_local_hf_checkpoint(jobs: Path, tmp_path: Path) -> None:
     init = make_tiny_checkpoint(tmp_path / "hf", hidden=32)
