@@ -26,7 +26,9 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--data", type=Path, required=True, help="dataset folder (docs/data.md)")
     ev.add_argument("--split", choices=("test", "val"), default="test", help="which period to score")
     ev.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task of the dataset)")
-    ev.add_argument("--json", type=Path, default=None, help="write the table here as JSON (updated per model), every score in <stem>-scores/")
+    ev.add_argument(
+        "--json", type=Path, default=None, help="write the table here as JSON (per model); scores in <stem>-scores/"
+    )
     ev.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ev.set_defaults(handler=run_evaluate)
 
