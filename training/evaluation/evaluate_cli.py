@@ -26,7 +26,9 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--data", type=Path, required=True, help="dataset folder (docs/data.md)")
     ev.add_argument("--split", choices=("test", "val"), default="test", help="which period to score")
     ev.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task of the dataset)")
-    ev.add_argument("--json", type=Path, default=None, help="write the table here as JSON (updated per model)")
+    ev.add_argument(
+        "--json", type=Path, default=None, help="write the table here as JSON (per model); scores in <stem>-scores/"
+    )
     ev.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ev.set_defaults(handler=run_evaluate)
 
@@ -63,8 +65,14 @@ def _evaluate(args: argparse.Namespace) -> int:
             write_json(args.json, {"data": str(args.data), "split": args.split, "tasks": tasks, "models": done})
 
     print(f"{'model':40s} {'task':10s} " + " ".join(f"{m:>10s}" for m in METRICS))
-    with tempfile.TemporaryDirectory() as scratch:
-        table = evaluate_table(ChronologicalSplit(data), models, tasks, Path(scratch), args.split, progress=progress)
+    split = ChronologicalSplit(data)
+    if args.json is not None:
+        # Every candidate's score beside the table, for paired intervals between its rows.
+        scores_dir = args.json.parent / f"{args.json.stem}-scores"
+        table = evaluate_table(split, models, tasks, scores_dir, args.split, progress=progress, use_cache=False)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            table = evaluate_table(split, models, tasks, Path(scratch), args.split, progress=progress, use_cache=False)
     failed = [n for n, r in table["models"].items() if "error" in r]
     return 1 if failed else 0
 

@@ -43,8 +43,10 @@ def evaluate_table(
     period: str = "test",
     groups_per_batch: int = 4,
     progress: Progress | None = None,
+    use_cache: bool = True,
 ) -> dict[str, Any]:
-    """{"models": {name: result}} for the baselines and every model; results cached in out_dir/<name>.json."""
+    """{"models": {name: result}} for the baselines and every model; each result is written to out_dir/<name>.json
+    as it finishes and, with `use_cache` (a resumed pipeline run), read back instead of recomputed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     for name, result in baseline_results(split, tasks, period, out_dir).items():
@@ -52,28 +54,23 @@ def evaluate_table(
         if progress is not None:
             progress(name, result)
     for name, model_dir in models.items():
-        results[name] = model_result(split, name, model_dir, tasks, period, out_dir, groups_per_batch)
+        cache = out_dir / f"{safe_name(name)}.json"
+        if use_cache and cache.exists():
+            results[name] = json.loads(cache.read_text())
+        else:
+            results[name] = model_result(split, model_dir, tasks, period, cache, groups_per_batch)
         if progress is not None:
             progress(name, results[name])
     return {"period": period, "tasks": list(tasks), "models": results}
 
 
 def model_result(
-    split: ChronologicalSplit,
-    name: str,
-    model_dir: Path,
-    tasks: Sequence[str],
-    period: str,
-    out_dir: Path,
-    groups_per_batch: int,
+    split: ChronologicalSplit, model_dir: Path, tasks: Sequence[str], period: str, cache: Path, groups_per_batch: int
 ) -> dict[str, Any]:
-    """One checkpoint's cached result, computing it if needed; an error becomes {"error": ...}, not a crash."""
-    cache = out_dir / f"{safe_name(name)}.json"
-    if cache.exists():
-        return json.loads(cache.read_text())
+    """One checkpoint's result, also written to `cache`; an error becomes {"error": ...}, not a crash."""
     try:
         groups = eval_groups(split, model_dir, tasks, period)
-        scores_out = out_dir / f"{safe_name(name)}.scores.npz"
+        scores_out = cache.with_suffix(".scores.npz")
         result = evaluate_checkpoint(model_dir, groups, groups_per_batch, scores_out)
         result["scores"] = str(scores_out)
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as exc:
