@@ -14,12 +14,9 @@ command-line flags win. Settings without a flag:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `serve`."""
-    from service.settings import Settings
+    from service.config_table import setting_rows
 
-    lines = [
-        f"  SLMRANK_{name.upper():<28} {f.description} (default: {f.default})"
-        for name, f in Settings.model_fields.items()
-    ]
+    lines = [f"  {env:<40} {meaning} (default: {default})" for env, default, meaning in setting_rows()]
     parser = subparsers.add_parser(
         "serve",
         help="run the ranking service (POST /rank)",
@@ -35,6 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="SLMRANK_DTYPE")
     parser.add_argument("--engine-urls", help="comma-separated engine URLs (SLMRANK_ENGINE_URLS)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="SLMRANK_LOG_LEVEL")
+    parser.add_argument(
+        "--remote",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="a SGLang/vLLM backend option, e.g. sglang.api=score or breaker.open_s=2 (SLMRANK_REMOTE__<SECTION>__"
+        "<FIELD>; repeatable; the README's configuration table lists them all)",
+    )
     parser.set_defaults(handler=serve)
 
 
@@ -45,12 +50,15 @@ def serve(args: argparse.Namespace) -> int:
     from service.app import create_app
     from service.draining_server import run_server
     from service.engine_factory import check_models
+    from service.remote_options import parse_assignments
     from service.settings import Settings
 
-    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and k != "remote" and v is not None}
     try:
+        if args.remote:
+            overrides["remote"] = parse_assignments(args.remote)
         settings = Settings(**overrides)
-    except ValidationError as exc:
+    except (ValidationError, ValueError) as exc:
         print(f"slmrank serve: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     problems = check_models(settings)

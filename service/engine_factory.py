@@ -72,8 +72,8 @@ def _remote(settings: Settings, entry: ModelEntry, model_name: str) -> tuple[Sco
         entry.backend,
         endpoints=entry.engine_url_list,
         dns=entry.engine_dns or None,
-        request_timeout_s=settings.request_timeout_s,
         model_name=model_name,
+        config=entry.remote or settings.remote,
     )
     return scorer, tokenizer, vocab_size
 

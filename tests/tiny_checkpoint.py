@@ -10,7 +10,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
 from ranking.card import ModelCard
-from training.data.member_builder import MOVIELENS_INPUT
+from training.data.movielens_profile import MOVIELENS_INPUT
 from training.data.movielens_tasks import movielens_tasks
 
 # The demo's tasks: the tiny checkpoints' cards declare them, so tests can compare against the shipped model.
