@@ -23,6 +23,7 @@ from training.data.dataset import (
     Item,
     ProfileSnapshot,
 )
+from training.data.dataset_csv import csv_records
 
 MAX_PROBLEMS = 20
 
@@ -54,21 +55,35 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     root = Path(data_dir)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder (a dataset is a folder with {SPEC_FILE}, {ITEMS_FILE}, ...)")
-    problems = Problems()
-    for name in (SPEC_FILE, ITEMS_FILE, INTERACTIONS_FILE):
-        if not (root / name).is_file():
-            problems.add(name, None, "", f"missing from {root} (see docs/data.md)")
-    problems.raise_if_any()
+    if not (root / SPEC_FILE).is_file():
+        raise DataError(f"{SPEC_FILE}: missing from {root} (see docs/data.md)")
+    files = {name: table_file(root, name) for name in (ITEMS_FILE, INTERACTIONS_FILE, MEMBERS_FILE)}
+    for name in (ITEMS_FILE, INTERACTIONS_FILE):
+        if files[name] is None:
+            raise DataError(f"{name}: missing from {root} (or its .csv equivalent; see docs/data.md)")
     spec = read_spec(root / SPEC_FILE)
-    items = read_items(root / ITEMS_FILE, problems)
-    events = read_events(root / INTERACTIONS_FILE, items, [t.name for t in spec.tasks], problems)
-    profiles: dict[str, list[ProfileSnapshot]] = {}
-    if (root / MEMBERS_FILE).is_file():
-        profiles = read_profiles(root / MEMBERS_FILE, problems)
+    problems = Problems()
+    items = read_items(_required(files[ITEMS_FILE]), problems)
+    events = read_events(_required(files[INTERACTIONS_FILE]), items, [t.name for t in spec.tasks], problems)
+    members = files[MEMBERS_FILE]
+    profiles = read_profiles(members, problems) if members is not None else {}
     problems.raise_if_any()
-    present = [n for n in (SPEC_FILE, ITEMS_FILE, INTERACTIONS_FILE, MEMBERS_FILE) if (root / n).is_file()]
-    checksums = {n: hashlib.sha256((root / n).read_bytes()).hexdigest() for n in present}
+    present = [root / SPEC_FILE, *(p for p in files.values() if p is not None)]
+    checksums = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in present}
     return Dataset(spec, items, events, profiles, checksums)
+
+
+def table_file(root: Path, jsonl_name: str) -> Path | None:
+    """`name.jsonl`, else its CSV equivalent `name.csv`, else None; both at once is ambiguous."""
+    jsonl, csv_path = root / jsonl_name, root / jsonl_name.replace(".jsonl", ".csv")
+    if jsonl.is_file() and csv_path.is_file():
+        raise DataError(f"{root}: both {jsonl.name} and {csv_path.name}; keep one")
+    return jsonl if jsonl.is_file() else csv_path if csv_path.is_file() else None
+
+
+def _required(path: Path | None) -> Path:
+    assert path is not None
+    return path
 
 
 def read_spec(path: Path) -> DatasetSpec:
@@ -100,7 +115,21 @@ def read_spec(path: Path) -> DatasetSpec:
 
 
 def jsonl_rows(path: Path, problems: Problems, fields: dict[str, bool]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of every non-blank line; bad JSON, unknown and missing fields become problems."""
+    """(line number, record) of a JSONL or CSV file; bad JSON, unknown and missing fields become problems."""
+    rows = csv_records(path) if path.suffix == ".csv" else json_records(path, problems)
+    for number, row in rows:
+        unknown = set(row) - set(fields)
+        missing = [k for k, required in fields.items() if required and k not in row]
+        for key in sorted(unknown):
+            problems.add(path.name, number, key, f"unknown field; known: {', '.join(fields)}")
+        for key in missing:
+            problems.add(path.name, number, key, "missing")
+        if not unknown and not missing:
+            yield number, row
+
+
+def json_records(path: Path, problems: Problems) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of every non-blank line that is a JSON object."""
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
@@ -113,14 +142,7 @@ def jsonl_rows(path: Path, problems: Problems, fields: dict[str, bool]) -> Itera
             if not isinstance(row, dict):
                 problems.add(path.name, number, "", "each line must be a JSON object")
                 continue
-            unknown = set(row) - set(fields)
-            missing = [k for k, required in fields.items() if required and k not in row]
-            for key in sorted(unknown):
-                problems.add(path.name, number, key, f"unknown field; known: {', '.join(fields)}")
-            for key in missing:
-                problems.add(path.name, number, key, "missing")
-            if not unknown and not missing:
-                yield number, row
+            yield number, row
 
 
 def read_items(path: Path, problems: Problems) -> dict[str, Item]:

@@ -93,3 +93,46 @@ def test_one_class_task_is_a_problem(tmp_path: Path) -> None:
         for i in range(4)
     ]
     assert "AUC needs both" in dataset_stats(load_dataset(write(tmp_path / "d", interactions=rows)))["problems"][0]
+
+
+def as_csv(jsonl: Path, out: Path) -> None:
+    """A JSONL table as CSV: nested labels become `labels.<task>` columns, a profile object a JSON cell."""
+    import csv
+
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    flat = []
+    for r in rows:
+        row = {k: v for k, v in r.items() if k != "labels"}
+        row.update({f"labels.{t}": y for t, y in r.get("labels", {}).items()})
+        if isinstance(row.get("profile"), dict):
+            row["profile"] = json.dumps(row["profile"])
+        flat.append(row)
+    columns = list(dict.fromkeys(k for row in flat for k in row))
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(flat)
+
+
+def test_csv_equivalents_load_the_same_dataset(tmp_path: Path) -> None:
+    from tests.training.jobs_dataset import write_jobs_dataset
+
+    jsonl = write_jobs_dataset(tmp_path / "jsonl")
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    (csv_dir / "dataset.json").write_text((jsonl / "dataset.json").read_text())
+    for name in ("items", "interactions", "members"):
+        as_csv(jsonl / f"{name}.jsonl", csv_dir / f"{name}.csv")
+    a, b = load_dataset(jsonl), load_dataset(csv_dir)
+    assert a.items == b.items and a.profiles == b.profiles
+    assert {
+        m: [(e.item_id, e.timestamp, e.action, dict(e.labels)) for e in es] for m, es in a.member_events.items()
+    } == {m: [(e.item_id, e.timestamp, e.action, dict(e.labels)) for e in es] for m, es in b.member_events.items()}
+    lines = (csv_dir / "interactions.csv").read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",yes"  # the last column is labels.apply
+    (csv_dir / "interactions.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"interactions\.csv:4: labels\.apply: 'yes' must be 0 or 1"):
+        load_dataset(csv_dir)
+    (csv_dir / "items.jsonl").write_text((jsonl / "items.jsonl").read_text())
+    with pytest.raises(DataError, match=r"both items\.jsonl and items\.csv"):
+        load_dataset(csv_dir)
