@@ -9,13 +9,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.admission_gate import AdmissionGate
 from service.api_key import ApiKeyMiddleware
 from service.body_limit import BodyLimitMiddleware
 from service.catch_all import CatchAllMiddleware
 from service.engine_factory import build_gateway
 from service.errors import install_error_handlers
+from service.metrics_port import MetricsPortMiddleware
 from service.openapi_limits import install_openapi_limits
 from service.routes import health, metrics, models, rank, rerank
+from service.routes.docs import install_docs
 from service.settings import Settings
 from service.state import ServiceState
 from service.strict_json import StrictJsonMiddleware
@@ -55,12 +58,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.gateway = None
             await gateway.close()
 
-    app = FastAPI(title="slmrank", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="slmrank",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py from local assets
+        redoc_url=None,
+    )
     app.state.service = state
     # Added innermost first: CatchAll wraps everything, the API key is checked before any body is read.
     app.add_middleware(StrictJsonMiddleware, max_depth=settings.max_json_depth)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_set)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        discard_bytes=settings.discard_body_bytes,
+    )
+    app.add_middleware(AdmissionGate, state=state)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_set, metrics_port=settings.metrics_port)
+    app.add_middleware(MetricsPortMiddleware, metrics_port=settings.metrics_port)
     app.add_middleware(CatchAllMiddleware)
     install_error_handlers(app)
     install_openapi_limits(app, settings)
@@ -69,4 +86,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(models.router)
+    install_docs(app)
     return app

@@ -72,8 +72,8 @@ def _remote(settings: Settings, entry: ModelEntry, model_name: str) -> tuple[Sco
         entry.backend,
         endpoints=entry.engine_url_list,
         dns=entry.engine_dns or None,
-        request_timeout_s=settings.request_timeout_s,
         model_name=model_name,
+        config=entry.remote or settings.remote,
     )
     return scorer, tokenizer, vocab_size
 
@@ -86,3 +86,25 @@ def build_gateway(settings: Settings, metrics: VariantMetrics) -> Gateway:
         ranker = build_ranker(settings, entry)
         served.append(ServedModel(entry.name or ranker.model_name, entry, ranker))
     return Gateway(served, config, metrics)
+
+
+def check_models(settings: Settings) -> list[str]:
+    """Before loading weights: every served model's card parses and its labels are single tokens of its tokenizer.
+
+    Returns the problems as one line each (CardError, LabelTokenError, a missing tokenizer...), empty when fine.
+    """
+    from ranking.model_loader import load_tokenizer
+
+    try:
+        config = settings.models_config()
+    except (ValueError, OSError) as exc:
+        return [f"models configuration: {exc}"]
+    problems = []
+    for entry in config.models:
+        try:
+            card = ModelCard.load(entry.model_dir)
+            tokenizer, vocab_size, _ = load_tokenizer(entry.model_dir)
+            resolve_all(tokenizer, card.tasks, vocab_size)
+        except (ValueError, OSError) as exc:  # CardError, LabelTokenError and CheckpointError are ValueErrors
+            problems.append(f"{entry.model_dir}: {exc}")
+    return problems

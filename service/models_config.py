@@ -14,6 +14,8 @@ serves the one model of SLMRANK_MODEL_DIR / SLMRANK_BACKEND / SLMRANK_ENGINE_URL
     backend = "vllm"
     engine_urls = ["http://vllm-0:8000", "http://vllm-1:8000"]
     weight = 10
+    [models.remote.vllm]             # this model's backend options (default: SLMRANK_REMOTE__*)
+    is_split_prompts = true
     [shadow]
     model = "pruned"                 # also scores a share of the other models' requests, off the response path
     fraction = 1.0
@@ -28,7 +30,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ranking.backends.remote_config import RemoteBackendConfig
 from ranking.variant_policy import DEFAULT_SALT, VariantPolicy
+from service.remote_options import check_remote
 
 
 class ModelEntry(BaseModel):
@@ -42,6 +46,11 @@ class ModelEntry(BaseModel):
     engine_urls: list[str] = Field(default_factory=list, description="Replica base URLs (sglang/vllm).")
     engine_dns: str = Field("", description="host:port of a headless Service resolving to the replicas.")
     weight: float = Field(1.0, ge=0, description="Share of requests without `model` (relative to the others).")
+    remote: RemoteBackendConfig | None = Field(
+        None, description="This model's SGLang/vLLM options (same keys as SLMRANK_REMOTE__*); unset: the gateway's."
+    )
+
+    _remote_keys = field_validator("remote", mode="before")(check_remote)
 
     @model_validator(mode="after")
     def _remote_has_engines(self) -> ModelEntry:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ranking.scores import ScoreType
 
 Metadata = dict[str, Any]
+
+
+def _not_bool_or_text(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer, not a boolean or a string")
+    return value
+
+
+# A JSON integer: 3 and 3.0 (JSON Schema counts both as integers), never true/false or "3".
+JsonInt = Annotated[int, Field(strict=False), BeforeValidator(_not_bool_or_text)]
+PositiveJsonInt = Annotated[int, Field(strict=False, ge=1), BeforeValidator(_not_bool_or_text)]
 
 
 class InteractionIn(BaseModel):
@@ -18,7 +29,7 @@ class InteractionIn(BaseModel):
 
     item: str = Field(..., min_length=1, description="Item text, e.g. 'Heat (1995) | Action|Crime|Thriller'.")
     action: str = Field("interacted", min_length=1, description="What the member did: 'liked', 'rated 4.5'…")
-    timestamp: int | None = Field(None, description="Unix seconds; orders the history when every item has one.")
+    timestamp: JsonInt | None = Field(None, description="Unix seconds; orders the history when every item has one.")
 
 
 class MemberIn(BaseModel):
@@ -89,7 +100,7 @@ class RankRequest(BaseModel):
     model: str | None = Field(
         None, description="A served model's id (GET /v1/models); omitted, the A/B variant policy picks by member id."
     )
-    top_n: int | None = Field(None, ge=1, description="Return only the best n (all when omitted).")
+    top_n: PositiveJsonInt | None = Field(None, description="Return only the best n (all when omitted).")
     score_type: ScoreType = Field(
         ScoreType.PROBABILITY,
         strict=False,  # the JSON string names the enum member

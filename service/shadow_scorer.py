@@ -69,7 +69,7 @@ class ShadowScorer:
         deadline = time.monotonic() + self.config.timeout_s
         try:
             shadow = await asyncio.wait_for(
-                self.ranker.rank(member, candidates, task, deadline=deadline), self.config.timeout_s + 1.0
+                self.ranker.rank(member, candidates, task, deadline=deadline), self.config.timeout_s
             )
         except Exception as exc:  # a shadow failure is a metric, never the response's problem
             self.metrics.shadow_requests.labels(self.name, primary, "error").inc()

@@ -21,6 +21,8 @@ class ServiceState:
     gateway: Gateway | None = None
     metrics: ServiceMetrics = field(init=False)
     variant_metrics: VariantMetrics = field(init=False)
+    num_admitted: int = 0  # scoring requests past the admission gate (body not necessarily read yet)
+    is_draining: bool = False  # set on SIGTERM: /readyz answers 503, responses carry Connection: close
 
     def __post_init__(self) -> None:
         self.metrics = ServiceMetrics(self.engine_samples)
@@ -39,4 +41,4 @@ class ServiceState:
 
     @property
     def is_ready(self) -> bool:
-        return self.gateway is not None and self.gateway.is_ready()
+        return not self.is_draining and self.gateway is not None and self.gateway.is_ready()

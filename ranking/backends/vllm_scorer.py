@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -46,10 +46,22 @@ class VLLMApi(StrEnum):
 class VLLMConfig:
     """Endpoint, warm-up policy, the served model name, and one-request-per-prompt mode."""
 
-    api: VLLMApi = VLLMApi.COMPLETIONS
-    warmup: PrefixWarmup = PrefixWarmup.NEVER
-    model_name: str | None = None
-    is_split_prompts: bool = False
+    api: VLLMApi = field(
+        default=VLLMApi.COMPLETIONS,
+        metadata={
+            "help": "completions (logprob_token_ids, vLLM >= 0.26.0) or generative_scoring (a request per label)."
+        },
+    )
+    warmup: PrefixWarmup = field(
+        default=PrefixWarmup.NEVER,
+        metadata={"help": "Send the member prefix alone first: never, new prefixes, always."},
+    )
+    model_name: str | None = field(
+        default=None, metadata={"help": "Served model name sent as `model`; unset: the server's only model."}
+    )
+    is_split_prompts: bool = field(
+        default=False, metadata={"help": "One request per prompt: exact cached-token counts, more HTTP overhead."}
+    )
 
 
 class VLLMScorer(RemoteScorer):

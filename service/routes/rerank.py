@@ -17,7 +17,7 @@ from ranking.scores import ScoreType
 from service.dependencies import GatewayDep, StateDep
 from service.errors import RequestRejectedError, pydantic_details
 from service.routes.rank import _ERRORS, score_ranking
-from service.schemas import CandidateIn, MemberIn, RankRequest
+from service.schemas import CandidateIn, MemberIn, PositiveJsonInt, RankRequest
 
 router = APIRouter(tags=["ranking"])
 
@@ -39,7 +39,7 @@ class RerankRequest(BaseModel):
     query: str = Field(..., min_length=1, description="Free-text description of the member (used as profile).")
     documents: list[DocumentText | RerankDocument] = Field(..., description="Candidate texts, or {text} objects.")
     model: str | None = Field(None, description="A served model's id (GET /v1/models); omitted: the variant policy's.")
-    top_n: int | None = Field(None, ge=1)
+    top_n: PositiveJsonInt | None = None
     task: str | None = None
     return_documents: bool = False
 
