@@ -51,7 +51,7 @@ class DecoderShape:
 
 SHAPES = {
     # The tests' dry-run shape: seconds on one CPU core.
-    "tiny": DecoderShape("tiny", 64, 128, 2, 4, 2, 16, 512),
+    "tiny": DecoderShape("tiny", 128, 256, 2, 4, 2, 32, 512),  # head_dim 32: the smallest vLLM CPU attention takes
     # Qwen3-0.6B's layer (hidden 1024, MLP 3072, 16 query / 8 KV heads, head_dim 128), 2 layers to fit CPU minutes.
     "qwen3-0.6b-layer": DecoderShape("qwen3-0.6b-layer", 1024, 3072, 2, 16, 8, 128, 151936),
     # The paper's ~2.1B student class: Qwen3-1.7B's widths with untied embeddings (2.03B parameters).

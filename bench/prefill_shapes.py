@@ -5,8 +5,9 @@ log-probs out; long member prefix + k short candidate suffixes, one next-token r
   (a) plain transformers, every full prompt recomputed, one at a time (skipped above --max-plain-tokens);
   (b) plain transformers with prefix reuse: the prefix's past_key_values computed once and expanded over the k
       suffixes in batched forwards (chunks of candidates keep the expanded KV under --baseline-kv-gib);
-  (c) the embedded engine, a first-seen member (cold prefill);
-  (d) the embedded engine, the same member again (hot: the prefix comes from the radix cache).
+  (c) vLLM CPU (--vllm: a real server from .venv-vllm, prefix caching on, the gateway's client), first request
+      of a member and the same member again;
+  (d) the embedded engine, a first-seen member (cold prefill) and the same member again (hot: radix cache).
 Each row has P50/P99 latency (= TTFT: one token is read), candidates/s, CPU seconds per request and the floor:
 FLOPs of the tokens that must be computed / this machine's measured matmul rate in the run's dtype.
 
@@ -26,6 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -41,9 +43,17 @@ from prefill_baselines import full_prompt_scores, prefix_reuse_scores
 
 from ranking.engine.embedded_engine import EmbeddedEngine, EngineConfig
 from ranking.model_loader import DTYPES, LoadedModel
-from ranking.scorer import ScoreBatch
+from ranking.scorer import ScoreBatch, Scorer
 
-MODES = ("(a) transformers, full prompts", "(b) transformers, prefix reuse", "(c) engine, cold", "(d) engine, hot")
+MODES = (
+    "(a) transformers, full prompts",
+    "(b) transformers, prefix reuse",
+    "(c) vLLM CPU, first request",
+    "(c) vLLM CPU, repeat member",
+    "(d) engine, cold",
+    "(d) engine, hot",
+)
+VLLM_MODES, ENGINE_MODES = MODES[2:4], MODES[4:]
 
 
 def make_prompt(gen: torch.Generator, vocab: int, prefix_len: int, suffix_len: int, k: int) -> ScoreBatch:
@@ -80,7 +90,9 @@ class Cell:
         self.scores[mode] += [list(r) for r in rows]
 
 
-async def run_cell(engine: EmbeddedEngine, args: argparse.Namespace, cell: Cell, gen: torch.Generator) -> None:
+async def run_cell(
+    engine: EmbeddedEngine, vllm: Scorer | None, args: argparse.Namespace, cell: Cell, gen: torch.Generator
+) -> None:
     """Members one after another; every mode on each member before the next, so machine noise hits all alike."""
     loaded, device = engine.loaded, engine.loaded.device
     plain_tokens = cell.k * (cell.prefix_len + args.suffix_len)
@@ -92,10 +104,13 @@ async def run_cell(engine: EmbeddedEngine, args: argparse.Namespace, cell: Cell,
         if MODES[0] not in cell.skipped:
             cell.add(MODES[0], *timed(device, lambda b=batch: full_prompt_scores(loaded.model, b)))
         cell.add(MODES[1], *timed(device, lambda b=batch: prefix_reuse_scores(loaded.model, b, kv_bytes)))
-        for mode in MODES[2:]:
-            started, cpu = time.perf_counter(), time.process_time()
-            result = await engine.score(batch)
-            cell.add(mode, time.perf_counter() - started, time.process_time() - cpu, result.label_logprobs)
+        for scorer, modes in ((vllm, VLLM_MODES), (engine, ENGINE_MODES)):
+            for mode in modes if scorer is not None else ():
+                started, cpu = time.perf_counter(), time.process_time()
+                result = await scorer.score(replace(batch, deadline=time.monotonic() + 900))
+                cell.add(mode, time.perf_counter() - started, time.process_time() - cpu, result.label_logprobs)
+    if vllm is None:
+        cell.skipped.update({m: "no --vllm" for m in VLLM_MODES})
 
 
 def summarise(cell: Cell, shape: DecoderShape, suffix_len: int, flops_per_s: float) -> list[dict[str, Any]]:
@@ -108,7 +123,7 @@ def summarise(cell: Cell, shape: DecoderShape, suffix_len: int, flops_per_s: flo
             continue
         wall = sorted(cell.wall[mode])
         p99 = wall[min(len(wall) - 1, round(0.99 * (len(wall) - 1)))]
-        is_hot = mode.startswith("(d)")
+        is_hot = mode in (VLLM_MODES[1], ENGINE_MODES[1])
         flops = shape.request_flops(cell.prefix_len, suffix_len, cell.k, prefix_cached=is_hot)
         if mode.startswith("(a)"):  # the baseline recomputes the prefix for each candidate: its own floor is higher
             flops = cell.k * shape.request_flops(cell.prefix_len, suffix_len, 1, prefix_cached=False)
@@ -175,22 +190,39 @@ def build(args: argparse.Namespace) -> tuple[EmbeddedEngine, DecoderShape]:
     return EmbeddedEngine(loaded, config), shape
 
 
+def start_vllm_baseline(engine: EmbeddedEngine, args: argparse.Namespace) -> tuple[Any, Scorer]:
+    """Saves the engine's random model and starts vLLM CPU on it (minutes: the server loads and compiles)."""
+    import tempfile
+
+    from vllm_baseline import save_for_vllm, start_vllm, vllm_scorer
+
+    work = Path(tempfile.mkdtemp(prefix="prefill-vllm-"))
+    model_dir = save_for_vllm(engine.loaded.model, work / "model")
+    max_len = max(args.prefix_lens) + args.suffix_len + 16
+    server = start_vllm(model_dir, work, args.dtype, max_len, kv_cache_gib=max(1, round(args.cache_gib)))
+    return server, vllm_scorer(server)
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     engine, shape = build(args)
     await engine.start()
+    server, vllm = start_vllm_baseline(engine, args) if args.vllm else (None, None)
     gen = torch.Generator().manual_seed(args.seed)
     warm = Cell(min(args.prefix_lens), 1)
-    await run_cell(engine, argparse.Namespace(**{**vars(args), "members": 1}), warm, gen)
+    await run_cell(engine, vllm, argparse.Namespace(**{**vars(args), "members": 1}), warm, gen)
     flops_per_s = matmul_rate(engine.loaded.device, engine.loaded.dtype, args.matmul_size)
     rows = []
     for prefix_len in args.prefix_lens:
         for k in args.ks:
             cell = Cell(prefix_len, k)
-            await run_cell(engine, args, cell, gen)
+            await run_cell(engine, vllm, args, cell, gen)
             rows += summarise(cell, shape, args.suffix_len, flops_per_s)
             print(f"prefix {prefix_len} k {k} done", file=sys.stderr, flush=True)
     await engine.close()
+    if server is not None and vllm is not None:
+        await vllm.close()
+        server.stop()
     device_name = torch.cuda.get_device_name(engine.loaded.device) if args.device.startswith("cuda") else "CPU"
     meta = {
         "command": " ".join(["python", *sys.argv]),
@@ -225,6 +257,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="qwen3-0.6b-layer")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    parser.add_argument("--vllm", action="store_true", help="baseline (c): a vLLM CPU server from .venv-vllm")
     parser.add_argument("--fp8", action="store_true", help="FP8 weights (row-wise scales; _scaled_mm on CUDA)")
     parser.add_argument("--prefix-lens", type=int_list, default=[1024, 4096])
     parser.add_argument("--ks", type=int_list, default=[1, 8, 32])

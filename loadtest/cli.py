@@ -70,7 +70,17 @@ def _common(p: argparse.ArgumentParser, is_grid: bool) -> None:
     p.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of the target")
     p.add_argument("--target", choices=TARGETS, default="gateway", help="what to talk to (default: gateway)")
     p.add_argument("--api-key", default=None, help="bearer token for the gateway, if it requires one")
-    p.add_argument("--model-name", default=None, help="model name for vLLM (default: first of /v1/models)")
+    p.add_argument(
+        "--model-name",
+        default=None,
+        help="model name for vLLM, or which gateway model's card to read (default: first of /v1/models)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="checkpoint directory whose card (slmrank.json) gives the task texts; "
+        "default for --target gateway: the card from the gateway's GET /v1/models",
+    )
     p.add_argument(
         "--k",
         type=many,
@@ -107,7 +117,7 @@ def _common(p: argparse.ArgumentParser, is_grid: bool) -> None:
     )
     p.add_argument("--timeout-s", type=float, default=120.0, help="per-request timeout")
     p.add_argument("--slo-ms", type=float, default=1000.0, help="TTFT SLO for goodput (and for sweep)")
-    p.add_argument("--task", default="like", choices=("like", "love"))
+    p.add_argument("--task", default=None, help="a task of the model's card (default: the card's first task)")
     p.add_argument(
         "--chars-per-token",
         type=float,

@@ -14,6 +14,7 @@ from loadtest.arrival_schedule import ScheduleConfig
 from loadtest.gateway_target import GatewayTarget
 from loadtest.load_runner import RunConfig
 from loadtest.load_session import LoadSession
+from loadtest.model_card_source import task_for
 from loadtest.movielens import MovieLens
 from loadtest.report import Report
 from loadtest.run_summary import RunSummary
@@ -22,8 +23,11 @@ from loadtest.sweep import Sweep, SweepConfig
 from loadtest.target import Target
 from loadtest.vllm_target import VLLMTarget
 from loadtest.workload import WorkloadConfig
+from ranking.tasks import Task
 
 DEFAULT_CHARS_PER_TOKEN = 4.0
+# Options are checked before anything is sent, the card included; their checks do not read the task's texts.
+CHECK_TASK = Task("options-check", "-", "-", "+", "-")
 READY_PATHS = {"gateway": "/readyz", "sglang-generate": "/health", "vllm-completions": "/health"}
 
 
@@ -47,16 +51,19 @@ async def run_grid(args: argparse.Namespace) -> tuple[Report, bool]:
     report = Report(args.title)
     namespace = args.namespace or default_namespace()
     for ctx, k, p in ((c, k, p) for c in args.context_tokens for k in args.k for p in args.repeat_fraction):
-        _run_config(args, "check", args.rate, _workload(args, k, ctx, p, DEFAULT_CHARS_PER_TOKEN, namespace))
+        _run_config(
+            args, "check", args.rate, _workload(args, CHECK_TASK, k, ctx, p, DEFAULT_CHARS_PER_TOKEN, namespace)
+        )
+    task = await asyncio.to_thread(task_for, args)
     async with await _session(args, report) as session:
-        cpt = await _chars_per_token(session, args, namespace, report)
+        cpt = await _chars_per_token(session, args, task, namespace, report)
         for ctx in args.context_tokens:
             for k in args.k:
                 for p in args.repeat_fraction:
                     if session.is_stopped:
                         break
                     label = f"k={k} {'hot' if p > 0 else 'cold'} ctx={ctx}" + _cap_label(args)
-                    workload = _workload(args, k, ctx, p, cpt, f"{namespace}-{len(report.runs)}")
+                    workload = _workload(args, task, k, ctx, p, cpt, f"{namespace}-{len(report.runs)}")
                     summary = await session.run(_run_config(args, label, args.rate, workload), args.slo_ms)
                     report.runs.append(_with_latencies(summary))
                     _print_line(summary)
@@ -76,19 +83,20 @@ async def run_sweep(args: argparse.Namespace) -> tuple[Report, bool]:
         args.refine,
         not args.no_stop_on_fail,
     )
-    for rate in config.rates:  # refuse bad options before sending anything
-        _run_config(
-            args,
-            "check",
-            rate,
-            _workload(args, args.k, args.context_tokens, args.repeat_fraction, DEFAULT_CHARS_PER_TOKEN, namespace),
+    task = await asyncio.to_thread(task_for, args)
+    for rate in config.rates:  # refuse bad options before sending any ranking request
+        check = _workload(
+            args, task, args.k, args.context_tokens, args.repeat_fraction, DEFAULT_CHARS_PER_TOKEN, namespace
         )
+        _run_config(args, "check", rate, check)
     async with await _session(args, report) as session:
-        cpt = await _chars_per_token(session, args, namespace, report)
+        cpt = await _chars_per_token(session, args, task, namespace, report)
         members = "hot" if args.repeat_fraction > 0 else "cold"
 
         async def at_rate(rate: float) -> RunSummary:
-            workload = _workload(args, args.k, args.context_tokens, args.repeat_fraction, cpt, f"{namespace}-r{rate:g}")
+            workload = _workload(
+                args, task, args.k, args.context_tokens, args.repeat_fraction, cpt, f"{namespace}-r{rate:g}"
+            )
             label = f"{rate:g}/s k={args.k} {members} ctx={args.context_tokens}" + _cap_label(args)
             summary = await session.run(_run_config(args, label, rate, workload), args.slo_ms)
             _print_line(summary)
@@ -108,13 +116,15 @@ async def _session(args: argparse.Namespace, report: Report) -> LoadSession:
     return LoadSession(target, MovieLens.load(args.data_dir), args.timeout_s, show_progress=not args.no_progress)
 
 
-async def _chars_per_token(session: LoadSession, args: argparse.Namespace, namespace: str, report: Report) -> float:
+async def _chars_per_token(
+    session: LoadSession, args: argparse.Namespace, task: Task, namespace: str, report: Report
+) -> float:
     """--chars-per-token, else a calibration probe, else 4.0; waits for readiness first if asked."""
     await _wait_ready(session, args)
     cpt = args.chars_per_token
     source = "given"
     if cpt is None:
-        probe = WorkloadConfig(task=args.task, namespace=namespace, seed=args.seed)
+        probe = WorkloadConfig(task=task, namespace=namespace, seed=args.seed)
         cpt, source = await session.calibrate(probe), "probe"
         if cpt is None:
             cpt, source = DEFAULT_CHARS_PER_TOKEN, "default (the probe reported no prompt_tokens)"
@@ -135,13 +145,15 @@ async def _wait_ready(session: LoadSession, args: argparse.Namespace) -> None:
         await asyncio.sleep(1.0)
 
 
-def _workload(args: argparse.Namespace, k: int, ctx: int, p: float, cpt: float, namespace: str) -> WorkloadConfig:
+def _workload(
+    args: argparse.Namespace, task: Task, k: int, ctx: int, p: float, cpt: float, namespace: str
+) -> WorkloadConfig:
     return WorkloadConfig(
         k=k,
         context_tokens=ctx,
         repeat_fraction=p,
         chars_per_token=cpt,
-        task=args.task,
+        task=task,
         namespace=namespace,
         seed=args.seed,
     )

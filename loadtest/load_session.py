@@ -111,7 +111,7 @@ def config_dict(config: RunConfig) -> dict[str, Any]:
     return {
         "label": config.label,
         "schedule": vars(config.schedule).copy(),
-        "workload": vars(config.workload).copy(),
+        "workload": {**vars(config.workload), "task": config.workload.task.name},
         "num_warmup": config.num_warmup,
         "max_concurrency": config.max_concurrency,
         "timeout_s": config.timeout_s,

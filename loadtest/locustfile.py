@@ -15,6 +15,7 @@ from typing import Any
 
 from locust import HttpUser, constant_throughput, events, task
 
+from loadtest.model_card_source import MODELS_PATH, card_from_models_list
 from loadtest.movielens import MovieLens
 from loadtest.workload import Workload, WorkloadConfig
 
@@ -27,6 +28,7 @@ def _add_options(parser: Any) -> None:
     parser.add_argument("--lt-chars-per-token", type=float, default=4.0, help="chars per token estimate")
     parser.add_argument("--lt-rate-per-user", type=float, default=1.0, help="requests/s per user (a cap)")
     parser.add_argument("--lt-data-dir", default="data/movielens-latest-small", help="MovieLens directory")
+    parser.add_argument("--lt-task", default=None, help="a task of the served model's card (default: its first)")
 
 
 class RankUser(HttpUser):
@@ -40,7 +42,9 @@ class RankUser(HttpUser):
         opts = self.environment.parsed_options
         RankUser._num_users += 1
         self.wait_time = constant_throughput(opts.lt_rate_per_user)
+        card = card_from_models_list(self.client.get(MODELS_PATH).json(), None)  # the task texts come from the card
         config = WorkloadConfig(
+            task=card.task(opts.lt_task or card.default_task),
             k=opts.lt_k,
             context_tokens=opts.lt_context_tokens,
             repeat_fraction=opts.lt_repeat_fraction,

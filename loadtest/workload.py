@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtest.movielens import MovieLens
-from loadtest.prompt_text import HistoryLine, history_line_text, prefix_text, suffix_text, task_text
+from loadtest.prompt_text import EMPTY_HISTORY, HistoryLine, history_line_text, prefix_text, suffix_text
+from ranking.tasks import Task
 
 DAY_S = 86_400
 MAX_K = 1024
@@ -22,13 +23,16 @@ MAX_K = 1024
 
 @dataclass(frozen=True)
 class WorkloadConfig:
-    """Shape of the requests: k candidates each, about `context_tokens` of prompt, repeat members with p."""
+    """Shape of the requests: k candidates each, about `context_tokens` of prompt, repeat members with p.
 
+    `task` comes from the served model's card (`--model DIR` or the gateway's GET /v1/models).
+    """
+
+    task: Task
     k: int = 8
     context_tokens: int = 1024
     repeat_fraction: float = 0.0
     chars_per_token: float = 4.0
-    task: str = "like"
     score_type: str = "probability"
     namespace: str = "lt"
     seed: int = 0
@@ -42,7 +46,6 @@ class WorkloadConfig:
             raise ValueError(f"repeat_fraction must be in [0, 1], got {self.repeat_fraction}")
         if not self.chars_per_token > 0:
             raise ValueError(f"chars_per_token must be > 0, got {self.chars_per_token}")
-        task_text(self.task)
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class WorkItem:
     member: MemberRecord
     candidates: tuple[tuple[str, str], ...]
     is_repeat: bool
-    task: str
+    task: Task
     score_type: str
 
     def rank_body(self) -> dict[str, Any]:
@@ -76,7 +79,7 @@ class WorkItem:
                 ],
             },
             "candidates": [{"id": cid, "text": text} for cid, text in self.candidates],
-            "task": self.task,
+            "task": self.task.name,
             "top_n": len(self.candidates),
             "score_type": self.score_type,
         }
@@ -134,7 +137,7 @@ class Workload:
     def _history_budget_chars(self, profile: dict[str, Any]) -> int:
         """Characters of history that bring the prompt (with an average candidate) to the target length."""
         cfg = self.config
-        overhead = len(prefix_text(profile, [], cfg.task)) - len("(none)\n")
+        overhead = len(prefix_text(profile, [], cfg.task)) - len(EMPTY_HISTORY)
         overhead += len(suffix_text("A Typical Movie Title (1999) | Comedy|Drama", cfg.task))
         return max(0, int(cfg.context_tokens * cfg.chars_per_token) - overhead)
 

@@ -1,4 +1,5 @@
-"""ASGI middleware: when API keys are set, every route but the health probes needs `Authorization: Bearer <key>`.
+"""ASGI middleware: when API keys are set, every route but the health probes (and the separate metrics port, when
+configured) needs `Authorization: Bearer <key>`.
 
 It runs before the body is read or parsed, so an unauthenticated client costs no parsing and always gets 401.
 """
@@ -9,6 +10,7 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.metrics_port import is_metrics_port
 from service.raw_error import count_error, send_error
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
@@ -34,12 +36,15 @@ def is_valid_key(token: bytes | None, keys: frozenset[bytes]) -> bool:
 class ApiKeyMiddleware:
     """401 `unauthorized` for any request outside OPEN_PATHS without a configured key."""
 
-    def __init__(self, app: ASGIApp, keys: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, keys: frozenset[str], metrics_port: int = 0) -> None:
         self.app = app
         self.keys = frozenset(k.encode() for k in keys)
+        self.metrics_port = metrics_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or scope["path"] in OPEN_PATHS:
+        # The separate metrics port is guarded by the network (k8s/ NetworkPolicy), not by keys.
+        is_open = scope.get("path") in OPEN_PATHS or is_metrics_port(scope, self.metrics_port)
+        if scope["type"] != "http" or not self.keys or is_open:
             await self.app(scope, receive, send)
             return
         if is_valid_key(bearer_token(scope), self.keys):

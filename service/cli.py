@@ -14,12 +14,9 @@ command-line flags win. Settings without a flag:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `serve`."""
-    from service.settings import Settings
+    from service.config_table import setting_rows
 
-    lines = [
-        f"  SLMRANK_{name.upper():<28} {f.description} (default: {f.default})"
-        for name, f in Settings.model_fields.items()
-    ]
+    lines = [f"  {env:<40} {meaning} (default: {default})" for env, default, meaning in setting_rows()]
     parser = subparsers.add_parser(
         "serve",
         help="run the ranking service (POST /rank)",
@@ -35,27 +32,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="SLMRANK_DTYPE")
     parser.add_argument("--engine-urls", help="comma-separated engine URLs (SLMRANK_ENGINE_URLS)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="SLMRANK_LOG_LEVEL")
+    parser.add_argument(
+        "--remote",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="a SGLang/vLLM backend option, e.g. sglang.api=score or breaker.open_s=2 (SLMRANK_REMOTE__<SECTION>__"
+        "<FIELD>; repeatable; the README's configuration table lists them all)",
+    )
     parser.set_defaults(handler=serve)
 
 
 def serve(args: argparse.Namespace) -> int:
     """Validate settings once, then hand the app to uvicorn."""
-    import uvicorn
     from pydantic import ValidationError
 
     from service.app import create_app
+    from service.draining_server import run_server
+    from service.engine_factory import check_models
+    from service.remote_options import parse_assignments
     from service.settings import Settings
 
-    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and k != "remote" and v is not None}
     try:
+        if args.remote:
+            overrides["remote"] = parse_assignments(args.remote)
         settings = Settings(**overrides)
-    except ValidationError as exc:
+    except (ValidationError, ValueError) as exc:
         print(f"slmrank serve: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    problems = check_models(settings)
+    for problem in problems:  # one line each, before any weights load: no traceback for a bad checkpoint
+        print(f"slmrank serve: {problem}", file=sys.stderr)
+    if problems:
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.log_level != "debug":
         # httpx logs every engine call and health probe at INFO: noise at the default level.
         logging.getLogger("httpx").setLevel(logging.WARNING)
     # Access logs carry method, path and status only; bodies (member data) are never logged.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    run_server(create_app(settings), settings)
     return 0

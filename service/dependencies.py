@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the app's state and the loaded ranker (API keys: service/api_key.py)."""
+"""FastAPI dependencies: the app's state and the loaded gateway with its models (API keys: service/api_key.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ranking.ranker import Ranker
 from service.errors import RequestRejectedError
+from service.gateway import Gateway
 from service.state import ServiceState
 
 
@@ -19,13 +19,11 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_ranker(state: StateDep) -> Ranker:
-    """The loaded ranker, or 503: still loading, or loaded but no engine can score (with Retry-After)."""
-    if state.ranker is None:
+def get_gateway(state: StateDep) -> Gateway:
+    """The loaded gateway, or 503 while the models load (each request's model is checked once picked)."""
+    if state.gateway is None:
         raise RequestRejectedError(503, "not_ready", "the model is still loading", retry_after_s=5)
-    if not state.ranker.scorer.is_ready():
-        raise RequestRejectedError(503, "engine_unavailable", "no engine replica is healthy", retry_after_s=2)
-    return state.ranker
+    return state.gateway
 
 
-RankerDep = Annotated[Ranker, Depends(get_ranker)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]

@@ -113,7 +113,9 @@ def scorer_error_response(exc: ScorerError) -> tuple[int, str, str, dict[str, st
 
 async def _on_scorer_error(request: Request, exc: ScorerError) -> JSONResponse:
     status, code, message, headers = scorer_error_response(exc)
-    log.warning("scoring failed: %s (%s)", code, type(exc).__name__)
+    # Shed and late requests are expected under load: counted in metrics, not logged one by one.
+    level = logging.DEBUG if status in (503, 504) else logging.WARNING
+    log.log(level, "scoring failed: %s (%s)", code, type(exc).__name__)
     request.app.state.service.metrics.errors.labels(reason=code).inc()
     return error_response(status, code, message, headers=headers)
 

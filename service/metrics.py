@@ -75,6 +75,19 @@ class ServiceMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.shed = Counter(
+            "slmrank_shed",
+            "Requests refused at admission before their body was read, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.connections_closed = Counter(
+            "slmrank_connections_closed",
+            "Connections the server closed or refused: header_timeout, evicted_idle (at the cap), refused.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.open_connections = Gauge("slmrank_open_connections", "Open HTTP connections.", registry=self.registry)
         self.in_flight = Gauge("slmrank_requests_in_flight", "/rank requests being served.", registry=self.registry)
         self.prompt_tokens = Counter("slmrank_prompt_tokens", "Prompt tokens scored.", registry=self.registry)
         self.cached_tokens = Counter(

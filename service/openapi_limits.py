@@ -31,7 +31,9 @@ def limit_patches(settings: Settings) -> dict[str, dict[str, dict[str, Any]]]:
     }
 
 
-def _apply(schema: dict[str, Any], settings: Settings, tasks: list[str] | None) -> dict[str, Any]:
+def _apply(
+    schema: dict[str, Any], settings: Settings, tasks: list[str] | None, models: list[str] | None
+) -> dict[str, Any]:
     components = schema.get("components", {}).get("schemas", {})
     for name, props in limit_patches(settings).items():
         model = components.get(name)
@@ -46,8 +48,11 @@ def _apply(schema: dict[str, Any], settings: Settings, tasks: list[str] | None) 
     if rerank is not None:
         rerank["properties"]["documents"]["items"]["anyOf"][0].update(_text(settings.max_candidate_chars))
     for name in ("RankRequest", "RerankRequest"):
-        if tasks and name in components:
-            components[name]["properties"]["task"]["anyOf"][0]["enum"] = tasks
+        props = components.get(name, {}).get("properties", {})
+        if tasks and "task" in props:
+            props["task"]["anyOf"][0]["enum"] = tasks
+        if models and "model" in props and "anyOf" in props["model"]:
+            props["model"]["anyOf"][0]["enum"] = models
     return schema
 
 
@@ -55,8 +60,11 @@ def install_openapi_limits(app: FastAPI, settings: Settings) -> None:
     """Replace app.openapi with a schema carrying the limits (cached once the model is loaded)."""
 
     def openapi() -> dict[str, Any]:
-        ranker = app.state.service.ranker
-        tasks = list(ranker.tasks) if ranker is not None else None
+        gateway = app.state.service.gateway
+        models = list(gateway.models) if gateway is not None else None
+        tasks = None
+        if gateway is not None:
+            tasks = list(dict.fromkeys(t for m in gateway.models.values() for t in m.ranker.tasks))
         if app.openapi_schema is None or tasks is None:
             schema = get_openapi(
                 title=app.title,
@@ -64,8 +72,8 @@ def install_openapi_limits(app: FastAPI, settings: Settings) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            # The known tasks are listed once the model (and its card) is loaded.
-            app.openapi_schema = _apply(schema, settings, tasks)
+            # The known tasks and models are listed once the models (and their cards) are loaded.
+            app.openapi_schema = _apply(schema, settings, tasks, models)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

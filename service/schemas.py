@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ranking.scores import ScoreType
 
 Metadata = dict[str, Any]
+
+
+def _not_bool_or_text(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer, not a boolean or a string")
+    return value
+
+
+# A JSON integer: 3 and 3.0 (JSON Schema counts both as integers), never true/false or "3".
+JsonInt = Annotated[int, Field(strict=False), BeforeValidator(_not_bool_or_text)]
+PositiveJsonInt = Annotated[int, Field(strict=False, ge=1), BeforeValidator(_not_bool_or_text)]
 
 
 class InteractionIn(BaseModel):
@@ -18,7 +29,7 @@ class InteractionIn(BaseModel):
 
     item: str = Field(..., min_length=1, description="Item text, e.g. 'Heat (1995) | Action|Crime|Thriller'.")
     action: str = Field("interacted", min_length=1, description="What the member did: 'liked', 'rated 4.5'…")
-    timestamp: int | None = Field(None, description="Unix seconds; orders the history when every item has one.")
+    timestamp: JsonInt | None = Field(None, description="Unix seconds; orders the history when every item has one.")
 
 
 class MemberIn(BaseModel):
@@ -85,8 +96,11 @@ class RankRequest(BaseModel):
 
     member: MemberIn
     candidates: list[CandidateIn] = Field(..., description="1..max_candidates items with unique ids.")
-    task: str | None = Field(None, description="Instruction template; the service default when omitted.")
-    top_n: int | None = Field(None, ge=1, description="Return only the best n (all when omitted).")
+    task: str | None = Field(None, description="A task of the model's card (GET /v1/models); its first when omitted.")
+    model: str | None = Field(
+        None, description="A served model's id (GET /v1/models); omitted, the A/B variant policy picks by member id."
+    )
+    top_n: PositiveJsonInt | None = Field(None, description="Return only the best n (all when omitted).")
     score_type: ScoreType = Field(
         ScoreType.PROBABILITY,
         strict=False,  # the JSON string names the enum member
@@ -123,7 +137,8 @@ class RankResponse(BaseModel):
     """Candidates best first."""
 
     member_id: str
-    model: str
+    model: str = Field(..., description="The served model that scored the request.")
+    variant: str = Field(..., description="The A/B arm: the policy's pick (the model's id), or 'requested'.")
     task: str
     score_type: ScoreType
     ranked: list[RankedItem]
@@ -155,3 +170,25 @@ class HealthResponse(BaseModel):
     status: str
     model: str | None = None
     backend: str | None = None
+
+
+class ServedModelInfo(BaseModel):
+    """One model the gateway serves (OpenAI-style list entry plus its card)."""
+
+    id: str = Field(..., description="The name a request's `model` field uses.")
+    object: str = "model"
+    owned_by: str = "slmrank"
+    backend: str = Field(..., description="embedded | sglang | vllm")
+    is_ready: bool
+    weight: float = Field(..., description="Share of requests without `model` the variant policy sends here (0..1).")
+    is_shadow: bool = Field(False, description="Also scores other models' requests off the response path.")
+    card: dict[str, Any] = Field(
+        ..., description="The checkpoint card: tasks, input contract (how to render requests), prompt budgets."
+    )
+
+
+class ModelList(BaseModel):
+    """Every served model, in the configured order."""
+
+    object: str = "list"
+    data: list[ServedModelInfo]

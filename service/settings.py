@@ -8,14 +8,31 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ranking.backends.remote_config import RemoteBackendConfig
+from service.models_config import ModelEntry, ModelsConfig
+from service.remote_options import check_remote
+
 
 class Settings(BaseSettings):
     """Every knob of the gateway. `slmrank serve --help` lists them; the README has the table."""
 
-    model_config = SettingsConfigDict(env_prefix="SLMRANK_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="SLMRANK_",
+        frozen=True,
+        extra="forbid",
+        env_nested_delimiter="__",
+        nested_model_default_partial_update=True,
+    )
 
     host: str = Field("127.0.0.1", description="Interface to bind.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Serve /metrics only on this port (no API key there; a NetworkPolicy limits who reaches it); "
+        "0: on the main port.",
+    )
     model_dir: Path = Field(Path("models/default"), description="HF checkpoint directory (tokenizer + weights).")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N (embedded backend).")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Embedded compute dtype.")
@@ -31,6 +48,11 @@ class Settings(BaseSettings):
         "auto",
         description="Embedded engine attention: auto picks sdpa_cascade on CPU, flashinfer on CUDA if installed.",
     )
+    models_file: Path | None = Field(
+        None,
+        description="JSON or TOML file listing several served models, A/B weights and a shadow (docs/ab-testing.md).",
+    )
+    models: str = Field("", description="The same as SLMRANK_MODELS_FILE, inline as JSON.")
     default_task: str = Field("", description="Task used when a request names none; empty: the card's first task.")
     max_candidates: int = Field(128, ge=1, le=4096, description="Most candidates in one request.")
     max_candidate_chars: int = Field(1000, ge=1, description="Longest candidate text, characters.")
@@ -40,11 +62,53 @@ class Settings(BaseSettings):
     max_item_chars: int = Field(500, ge=1, description="Longest history item or action text, characters.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body, bytes (413 above).")
     max_json_depth: int = Field(32, ge=4, le=512, description="Deepest JSON nesting accepted (400 above).")
+    max_in_flight: int = Field(
+        32,
+        ge=1,
+        description="Scoring requests admitted at once, counted before the body is read; more get 503 `overloaded`"
+        " with `Retry-After` at once. Size it to capacity (req/s) × the latency you accept (s).",
+    )
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Time to receive a whole request body (408 `body_timeout` after, connection closed).",
+    )
+    discard_body_bytes: int = Field(
+        16 * 2**20,
+        ge=0,
+        description="An over-limit body is read and dropped up to this size so the client sees the 413 "
+        "(lingering close).",
+    )
+    header_timeout_s: float = Field(
+        5.0, gt=0, description="Time for a new or kept-alive connection to send a request's headers; closed after."
+    )
+    keep_alive_s: int = Field(5, ge=1, description="Idle keep-alive connections are closed after this many seconds.")
+    max_connections: int = Field(
+        4096,
+        ge=16,
+        description="Open connections; at the cap the oldest idle one is closed, else the new one gets a bare 503."
+        " Kept below the open-files limit (raised to its hard limit at start).",
+    )
+    shutdown_drain_s: float = Field(
+        2.0,
+        ge=0,
+        description="After SIGTERM: `/readyz` is 503 and requests are still served (with `Connection: close`)"
+        " this long.",
+    )
+    shutdown_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Then the longest wait for in-flight requests before they are cancelled and the process exits.",
+    )
     request_timeout_s: float = Field(10.0, gt=0, description="Deadline for scoring one request (504 after).")
     api_keys: str = Field(
         "", description="Comma-separated API keys; when set, every route but /healthz and /readyz needs a Bearer key."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    remote: RemoteBackendConfig = Field(
+        default_factory=RemoteBackendConfig,
+        description="SGLang/vLLM backend options (SLMRANK_REMOTE__<SECTION>__<FIELD>); one row each in the README.",
+    )
 
     @field_validator("engine_dns")
     @classmethod
@@ -58,6 +122,29 @@ class Settings(BaseSettings):
         if self.backend != "embedded" and not (self.engine_urls or self.engine_dns):
             raise ValueError(f"backend {self.backend!r} needs SLMRANK_ENGINE_URLS or SLMRANK_ENGINE_DNS")
         return self
+
+    _remote_keys = field_validator("remote", mode="before")(check_remote)
+
+    @model_validator(mode="after")
+    def _one_model_source(self) -> Settings:
+        if self.models_file is not None and self.models:
+            raise ValueError("give SLMRANK_MODELS_FILE or SLMRANK_MODELS, not both")
+        return self
+
+    def models_config(self) -> ModelsConfig:
+        """The served models: the models file, inline SLMRANK_MODELS, or the one model of SLMRANK_MODEL_DIR."""
+        if self.models_file is not None:
+            return ModelsConfig.load(self.models_file)
+        if self.models:
+            return ModelsConfig.model_validate_json(self.models)
+        entry = ModelEntry(
+            model_dir=self.model_dir,
+            backend=self.backend,
+            engine_urls=self.engine_url_list,
+            engine_dns=self.engine_dns,
+            remote=self.remote,
+        )
+        return ModelsConfig(models=[entry])
 
     @property
     def engine_url_list(self) -> list[str]:

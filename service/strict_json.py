@@ -17,7 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.raw_error import count_error, send_error
 from service.schemas import ErrorDetail
 
-MAX_INT_DIGITS = 20  # every int64 and uint64 fits; longer integers do not survive most JSON parsers
+# Python's own bound on int() from text (sys.int_info.default_max_str_digits); metadata is opaque, so any
+# integer below it is returned as sent.
+MAX_INT_DIGITS = 4300
 
 
 class StrictJsonError(ValueError):

@@ -29,6 +29,15 @@ def live_server(
     model_dir: Path, log_path: Path, env: dict[str, str] | None = None, ready_s: float = 120
 ) -> Iterator[str]:
     """Start the service, wait until /readyz is 200, yield its URL; stop it (process group) on exit."""
+    with live_server_process(model_dir, log_path, env, ready_s) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def live_server_process(
+    model_dir: Path, log_path: Path, env: dict[str, str] | None = None, ready_s: float = 120
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """live_server, also yielding the process (for signal tests); stopped on exit if still running."""
     port = free_port()
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "SLMRANK_DEVICE": "cpu", **(env or {})}
     argv = [sys.executable, "-m", "slmrank", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -39,14 +48,20 @@ def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(proc, url, log_path, ready_s)
-        yield url
+        yield url, proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def _wait_ready(proc: subprocess.Popen, url: str, log_path: Path, ready_s: float) -> None:

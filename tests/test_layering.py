@@ -1,6 +1,6 @@
 """Imports point down only (STYLE.md): service -> ranking; training -> ranking, compression; compression ->
-ranking; loadtest -> nothing of the project; ranking -> none of the others. Also: no FastAPI in ranking/, no
-torch imported at module level in service/."""
+ranking; loadtest -> only the torch-free card and prompt-text modules of ranking; ranking -> none of the others.
+Also: no FastAPI in ranking/, no torch imported at module level in service/."""
 
 import ast
 from pathlib import Path
@@ -14,7 +14,7 @@ ALLOWED = {
     "service": {"ranking", "slmrank"},
     "training": {"ranking", "compression"},
     "compression": {"ranking"},
-    "loadtest": set(),
+    "loadtest": {"ranking"},
     "slmrank": set(PACKAGES),
 }
 
@@ -46,3 +46,18 @@ def test_ranking_does_not_need_fastapi() -> None:
 def test_service_imports_no_torch_at_module_level() -> None:
     for path in (ROOT / "service").rglob("*.py"):
         assert "torch" not in imports(path, top_level_only=True), path
+
+
+LOADTEST_RANKING_MODULES = {"ranking.card", "ranking.prompt_template", "ranking.input_contract", "ranking.tasks"}
+
+
+def test_loadtest_imports_only_torch_free_ranking_modules() -> None:
+    for path in (ROOT / "loadtest").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ranking":
+                modules = {f"ranking.{a.name}" for a in node.names} if node.module == "ranking" else {node.module}
+                assert modules <= LOADTEST_RANKING_MODULES, f"{path.relative_to(ROOT)} imports {sorted(modules)}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "ranking":
+                        assert alias.name in LOADTEST_RANKING_MODULES, f"{path.relative_to(ROOT)}: {alias.name}"

@@ -10,7 +10,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
 from ranking.card import ModelCard
-from training.data.member_builder import MOVIELENS_INPUT
+from training.data.movielens_profile import MOVIELENS_INPUT
 from training.data.movielens_tasks import movielens_tasks
 
 # The demo's tasks: the tiny checkpoints' cards declare them, so tests can compare against the shipped model.
@@ -39,8 +39,8 @@ def _corpus(seed: int, num_lines: int = 3000) -> list[str]:
     return lines
 
 
-def make_tokenizer(seed: int = 0, vocab_size: int = 512) -> PreTrainedTokenizerFast:
-    """Byte-level BPE whose label strings (" Yes", " No", ...) are single tokens."""
+def make_tokenizer(seed: int = 0, vocab_size: int = 512, corpus: list[str] | None = None) -> PreTrainedTokenizerFast:
+    """Byte-level BPE trained on `corpus` (default: the demo's, whose label strings are single tokens)."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -49,16 +49,26 @@ def make_tokenizer(seed: int = 0, vocab_size: int = 512) -> PreTrainedTokenizerF
         special_tokens=["<|endoftext|>", "<|bos|>", "<|pad|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(_corpus(seed), trainer=trainer)
+    tok.train_from_iterator(corpus if corpus is not None else _corpus(seed), trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<|bos|>", eos_token="<|endoftext|>", pad_token="<|pad|>"
     )
 
 
-def make_tiny_checkpoint(out_dir: Path, seed: int = 0, num_layers: int = 2, hidden: int = 64) -> Path:
-    """Save a random Qwen3ForCausalLM (GQA, explicit head_dim) + tokenizer to `out_dir`."""
+def make_tiny_checkpoint(
+    out_dir: Path,
+    seed: int = 0,
+    num_layers: int = 2,
+    hidden: int = 64,
+    tokenizer: PreTrainedTokenizerFast | None = None,
+    card: ModelCard | None = None,
+) -> Path:
+    """Save a random Qwen3ForCausalLM (GQA, explicit head_dim) + tokenizer + card to `out_dir`.
+
+    Without `tokenizer` and `card`: the demo's tokenizer and tasks (like/love), so tests compare with models/default.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = make_tokenizer(seed)
+    tokenizer = tokenizer or make_tokenizer(seed)
     config = Qwen3Config(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
@@ -78,5 +88,6 @@ def make_tiny_checkpoint(out_dir: Path, seed: int = 0, num_layers: int = 2, hidd
     model = Qwen3ForCausalLM(config).eval()
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    ModelCard("tiny-random-qwen3", tuple(TASKS.values()), input_contract=MOVIELENS_INPUT).save(out_dir)
+    card = card or ModelCard("tiny-random-qwen3", tuple(TASKS.values()), input_contract=MOVIELENS_INPUT)
+    card.save(out_dir)
     return out_dir

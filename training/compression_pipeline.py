@@ -258,17 +258,20 @@ def _run_examples(run: Path, data_dir: str | Path):  # type: ignore[no-untyped-d
     from transformers import AutoTokenizer
 
     from ranking.prompt_builder import PromptConfig
+    from training.data.dataset_reader import load_dataset
     from training.data.example_builder import ExampleBuilder
     from training.data.movielens import MovieLens
+    from training.data.movielens_converter import movielens_dataset
     from training.data.split import ChronologicalSplit, SplitConfig
 
     path = run / "pipeline_config.json"
     if not path.exists() or not (run / "student-kd" / "model").exists():
         raise FileNotFoundError(f"{run} is not a finished training run (pipeline_config.json, student-kd/model)")
     cfg = json.loads(path.read_text())
-    data = MovieLens.load(data_dir)
-    if cfg.get("max_users") is not None:
-        data = data.subset(sorted(data.user_ratings)[: cfg["max_users"]])
+    is_dataset = (Path(data_dir) / "dataset.json").exists()
+    data = load_dataset(data_dir) if is_dataset else movielens_dataset(MovieLens.load(data_dir))
+    if cfg.get("max_members"):
+        data = data.subset(list(data.member_events)[: cfg["max_members"]])
     split = ChronologicalSplit(data, SplitConfig(**cfg["split"]))
     tokenizer = AutoTokenizer.from_pretrained(str(run / "tokenizer"), local_files_only=True)
     prompt = PromptConfig(**cfg["prompt"])
@@ -277,7 +280,7 @@ def _run_examples(run: Path, data_dir: str | Path):  # type: ignore[no-untyped-d
 
 
 def _summary(run: Path, config: CompressionConfig, groups: dict[str, list], stages: list[Stage]) -> dict[str, Any]:
-    members = {g.user_id for gs in groups.values() for g in gs}
+    members = {g.member_id for gs in groups.values() for g in gs}
     return {
         "run": str(run),
         "config": config.to_dict(),

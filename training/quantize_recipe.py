@@ -63,8 +63,8 @@ def eval_groups(
     for task in examples.tasks:
         groups = examples.eval_groups(period, task.name)
         if max_members is not None:
-            keep = set(sorted({g.user_id for g in groups})[:max_members])
-            groups = [g for g in groups if g.user_id in keep]
+            keep = set(sorted({g.member_id for g in groups})[:max_members])
+            groups = [g for g in groups if g.member_id in keep]
         out[task.name] = groups
     return out
 

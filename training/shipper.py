@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+from ranking.card import ModelCard
 from training.checkpoint_writer import MANIFEST_FILE
-from training.evaluation.report import LICENCE_NOTE
 
 MAX_SHIPPED_BYTES = 25 * 1024 * 1024
 SHIPPED_FILES = (
@@ -35,31 +35,34 @@ def ship(model_dir: str | Path, target: str | Path, reproduce_command: str) -> P
     for f in files:
         shutil.copy2(f, dst / f.name)
     manifest = json.loads((src / MANIFEST_FILE).read_text())
-    (dst / "README.md").write_text(model_card(manifest, reproduce_command))
+    card = ModelCard.load(src)
+    tasks = "; ".join(f"task `{t.name}`: {t.positive_label!r}/{t.negative_label!r}" for t in card.tasks)
+    (dst / "README.md").write_text(model_card(manifest, reproduce_command, tasks))
     return dst
 
 
-def model_card(manifest: dict, reproduce_command: str) -> str:
+def model_card(manifest: dict, reproduce_command: str, tasks: str = "") -> str:
     """A short model card: what it is, how well it ranks, how to rebuild it, and the data licence."""
     metrics = manifest.get("metrics") or {}
+    data = manifest["data"]
     lines = [
         f"# {manifest['model_name']}",
         "",
-        "A small Qwen3ForCausalLM (GQA, explicit head_dim) that ranks MovieLens movies for a member: for each",
-        "candidate it reads a member prefix (profile, recent ratings) and the candidate, and predicts a label token",
-        '(task `like`: " Yes"/" No"; task `love`: " True"/" False"). Trained from scratch on CPU by the',
-        f"slmrank pipeline with objective `{manifest['objective']}` ({manifest['role']}).",
+        f"A small causal LM that ranks the items of the dataset `{data['dataset']}` for a member: for each",
+        "candidate it reads a member prefix (profile, recent interactions) and the candidate, and predicts a label",
+        f"token ({tasks or 'tasks and labels in slmrank.json'}). Trained by the slmrank pipeline with objective",
+        f"`{manifest['objective']}` ({manifest['stage']}).",
         "",
         f"- parameters: {manifest['num_parameters']:,}",
         f"- shape: `{json.dumps(manifest['model_config'])}`",
-        f"- seed: {manifest['seed']}; data sha256: `{json.dumps(manifest['data']['sha256'])}`",
+        f"- seed: {manifest['seed']}; data sha256: `{json.dumps(data['sha256'])}`",
     ]
     if metrics:
-        tasks = ", ".join(f"{t} {m['auc']:.4f}" for t, m in metrics["tasks"].items())
-        lines.append(f"- test AUC (global, last 20% of each member's ratings): {tasks}; mean {metrics['mean_auc']:.4f}")
+        per_task = ", ".join(f"{t} {m['auc']:.4f}" for t, m in metrics["tasks"].items())
+        lines.append(f"- test AUC (global, last 20% of each member's interactions): {per_task}")
     lines += [
         "",
-        "Prompt budgets the model was trained with are in `slmrank.json`; the service reads them from there.",
+        "Tasks, labels and the prompt budgets the model was trained with are in `slmrank.json`.",
         "",
         "Reproduce (from the repository root):",
         "",
@@ -69,10 +72,8 @@ def model_card(manifest: dict, reproduce_command: str) -> str:
         "",
         "## Data licence",
         "",
-        LICENCE_NOTE,
-        "The model is derived from that data: use it for research only, not commercially, and cite",
-        "F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History and Context.",
-        "ACM Transactions on Interactive Intelligent Systems 5(4): 19:1-19:19. https://doi.org/10.1145/2827872",
+        data.get("licence", "not stated by the dataset"),
+        "The model is derived from that data and carries its terms.",
         "",
     ]
     return "\n".join(lines)

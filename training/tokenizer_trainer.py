@@ -1,15 +1,14 @@
-"""Train the project's byte-level BPE tokenizer on the rendered MovieLens corpus, saved in Hugging Face format."""
+"""Train the project's byte-level BPE tokenizer on a dataset's rendered corpus, saved in Hugging Face format."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ranking import prompt_template as tpl
 from ranking.member import Member
-from training.data.member_builder import interaction, profile_from_ratings
-from training.data.movielens_tasks import movielens_tasks
+from ranking.tasks import Task
 from training.data.split import ChronologicalSplit
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
@@ -26,16 +25,17 @@ class TokenizerConfig:
 
 
 def corpus(split: ChronologicalSplit) -> Iterator[str]:
-    """Everything a prompt can contain: catalogue texts, train-period history lines and profiles, task text."""
-    data_movies = split.movies
-    for movie in data_movies.values():
-        yield tpl.candidate_line(movie.text)
+    """Everything a prompt can contain: item texts, train-period history lines and profiles, task text."""
+    data = split.data
+    for item in data.items.values():
+        yield tpl.candidate_line(item.text)
     for periods in split.members.values():
-        train = periods.train
-        lines = [interaction(r, data_movies) for r in train]
-        yield "\n".join(tpl.history_line(h.action, h.item) for h in lines)
-        yield tpl.profile_line(Member("m", profile_from_ratings(train, data_movies)).profile)
-    for task in movielens_tasks().values():
+        yield "\n".join(tpl.history_line(e.action, data.items[e.item_id].text) for e in periods.train)
+        # The profile as known at the end of the train period (val and test stay unseen).
+        profile = data.profile_at(periods.member_id, periods.events[periods.val_start - 1].timestamp)
+        if profile is not None:
+            yield tpl.profile_line(Member("m", profile).profile)
+    for task in data.spec.tasks:
         for label in task.labels:
             # Profile-less on purpose: this exact text is what the shipped tokenizer was trained on.
             head = tpl.instruction_line(task.instruction) + tpl.HISTORY_HEADER.lstrip("\n") + tpl.EMPTY_HISTORY
@@ -60,24 +60,25 @@ def train_tokenizer(split: ChronologicalSplit, config: TokenizerConfig, out_dir:
     )
     tok.train_from_iterator(corpus(split), trainer=trainer)
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD)
-    ensure_single_token_labels(hf)
+    ensure_single_token_labels(hf, split.data.spec.tasks)
     hf.save_pretrained(str(out_dir))
     return hf
 
 
-def label_strings() -> list[str]:
+def label_strings(tasks: Iterable[Task]) -> list[str]:
     """Every task's label strings, leading space included."""
-    return [s for t in movielens_tasks().values() for s in t.labels]
+    return [s for t in tasks for s in t.labels]
 
 
-def ensure_single_token_labels(tokenizer) -> None:
+def ensure_single_token_labels(tokenizer, tasks: Iterable[Task]) -> None:
     """Add any label the BPE did not merge into one token as an added token; then assert all are single."""
-    missing = [s for s in label_strings() if len(tokenizer.encode(s, add_special_tokens=False)) != 1]
+    labels = label_strings(tasks)
+    missing = [s for s in labels if len(tokenizer.encode(s, add_special_tokens=False)) != 1]
     if missing:
         from tokenizers import AddedToken
 
         tokenizer.add_tokens([AddedToken(s, normalized=False, single_word=False) for s in missing])
-    for s in label_strings():
+    for s in labels:
         ids = tokenizer.encode(s, add_special_tokens=False)
         if len(ids) != 1:
             raise ValueError(f"label {s!r} encodes to {len(ids)} tokens {ids}; it must be one")

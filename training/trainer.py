@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -16,11 +17,17 @@ from tqdm import tqdm
 from ranking.labels import LabelTokens
 from training.data.example_builder import ExampleBuilder, RankGroup
 from training.objectives.ranking_losses import LossTerms, RecSysDistillationLoss, SupervisedRankingLoss
+from training.on_policy import on_policy_logits
 from training.packed_batch import PackedBatch, pack_groups
 from training.packed_forward import packed_hidden, rows_logits, sequence_positions
 
 STATE_FILE = "train_state.pt"
 LOG_FILE = "train_log.jsonl"
+BEST_FILE = "best_model.pt"
+BEST_INFO = "best.json"
+
+# Scores a model on held-out data (higher is better), e.g. val per-member AUC.
+Validator = Callable[[torch.nn.Module], float]
 
 
 @dataclass(frozen=True)
@@ -58,12 +65,15 @@ class Trainer:
         out_dir: str | Path,
         loss: RecSysDistillationLoss | SupervisedRankingLoss,
         teacher: torch.nn.Module | None = None,
+        validator: Validator | None = None,
+        validate_every: int = 0,
     ) -> None:
         if isinstance(loss, RecSysDistillationLoss) and teacher is None:
             raise ValueError("a distillation loss needs a teacher")
         self.model, self.examples, self.label_tokens = model, examples, label_tokens
         self.pad_id, self.config, self.loss, self.teacher = pad_id, config, loss, teacher
         self.out_dir = Path(out_dir)
+        self.validator, self.validate_every = validator, validate_every
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.98)
         )
@@ -98,11 +108,37 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}")
                 log.write(json.dumps({"step": self.step, "loss": loss, **parts}) + "\n")
-                if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps:
+                if self._due(self.validate_every) and self.validator is not None:
+                    self._validate(log)
+                if self._due(self.config.checkpoint_every):
                     log.flush()
                     self._save_state()
         bar.close()
+        self._restore_best()
         return self.seconds
+
+    def _due(self, every: int) -> bool:
+        return every > 0 and (self.step % every == 0 or self.step == self.config.steps)
+
+    def _validate(self, log: TextIO) -> None:
+        """Score the model on held-out data; keep its weights when it is the best so far."""
+        assert self.validator is not None
+        score = self.validator(self.model)
+        self.model.train()
+        log.write(json.dumps({"step": self.step, "val_score": score}) + "\n")
+        info = self.best()
+        if info is None or score > info["val_score"]:
+            torch.save(self.model.state_dict(), self.out_dir / BEST_FILE)
+            (self.out_dir / BEST_INFO).write_text(json.dumps({"step": self.step, "val_score": score}) + "\n")
+
+    def best(self) -> dict[str, Any] | None:
+        """{"step", "val_score"} of the best validated checkpoint, or None."""
+        path = self.out_dir / BEST_INFO
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _restore_best(self) -> None:
+        if self.best() is not None:
+            self.model.load_state_dict(torch.load(self.out_dir / BEST_FILE, map_location="cpu", weights_only=True))
 
     def train_step(self) -> tuple[float, dict[str, float]]:
         """One optimiser step on freshly sampled groups; the sample depends only on (seed, step)."""
@@ -134,8 +170,6 @@ class Trainer:
         self, loss: torch.Tensor, parts: dict[str, float], groups: list[RankGroup], generator: torch.Generator
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Add on_policy_weight x divergence(teacher, student) on student-sampled continuations of the prefixes."""
-        from training.on_policy import on_policy_logits
-
         assert isinstance(self.loss, RecSysDistillationLoss) and self.teacher is not None
         s, t = on_policy_logits(
             self.model, self.teacher, [g.prefix_ids for g in groups], self.config.on_policy_tokens, generator
@@ -163,7 +197,8 @@ class Trainer:
         path = self.out_dir / STATE_FILE
         if not path.exists():
             return
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: a resumed state file cannot run code (it holds only tensors and plain values).
+        state = torch.load(path, map_location="cpu", weights_only=True)
         if state["config"] != self.config.to_dict():
             raise ValueError(f"{path} was written with another TrainConfig; use a fresh --out directory")
         self.model.load_state_dict(state["model"])

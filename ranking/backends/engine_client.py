@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -20,8 +20,8 @@ class EngineProtocolError(ScorerError):
 class EngineClientConfig:
     """Connection pool size and the connect timeout (request timeouts come from each batch's deadline)."""
 
-    max_connections: int = 64
-    connect_timeout_s: float = 1.0
+    max_connections: int = field(default=64, metadata={"help": "HTTP connections per engine replica."})
+    connect_timeout_s: float = field(default=1.0, metadata={"help": "TCP connect timeout to a replica, seconds."})
 
     def __post_init__(self) -> None:
         if self.max_connections < 1 or self.connect_timeout_s <= 0:

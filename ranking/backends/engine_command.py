@@ -25,12 +25,17 @@ class EngineCommand:
         return (prefix + " " if prefix else "") + shlex.join(self.argv)
 
 
-def is_fp8_checkpoint(model_dir: Path) -> bool:
-    """True when config.json declares FP8 weights (native `fp8` or compressed-tensors float 8-bit)."""
+def quantization_config(model_dir: Path) -> dict | None:
+    """config.json's `quantization_config` (None when absent or when there is no config.json)."""
     config_path = model_dir / "config.json"
     if not config_path.exists():
-        return False
-    quant = json.loads(config_path.read_text()).get("quantization_config") or {}
+        return None
+    return json.loads(config_path.read_text()).get("quantization_config") or None
+
+
+def is_fp8_checkpoint(model_dir: Path) -> bool:
+    """True when config.json declares FP8 weights (native `fp8` or compressed-tensors float 8-bit)."""
+    quant = quantization_config(model_dir) or {}
     method = str(quant.get("quant_method", "")).lower()
     if method in ("fp8", "fbgemm_fp8", "modelopt"):
         return True
@@ -52,7 +57,12 @@ def sglang_command(
     chunked_prefill_size: int = 8192,
     python: str = "python3",
 ) -> EngineCommand:
-    """`sglang.launch_server` for scoring: FP8, FlashInfer, radix cache + LPM, metrics, token ids in/out."""
+    """`sglang.launch_server` for scoring: FP8, FlashInfer, radix cache + LPM, metrics, token ids in/out.
+
+    An unquantized checkpoint gets online FP8 (`--quantization fp8`); a checkpoint whose config.json has a
+    `quantization_config` (FP8, INT8, W4A16 exports...) runs as stored: SGLang refuses a `--quantization` that
+    differs from the checkpoint's own method.
+    """
     if tp < 1:
         raise ValueError("--tp must be >= 1")
     argv = [
@@ -68,7 +78,7 @@ def sglang_command(
         "--skip-tokenizer-init",
         "--log-level", "warning",
     ]  # fmt: skip
-    if not is_fp8_checkpoint(model_dir):
+    if quantization_config(model_dir) is None:
         argv += ["--quantization", "fp8"]
     return EngineCommand(tuple(argv))
 
@@ -84,6 +94,7 @@ def vllm_cpu_command(
     kv_cache_gib: int = 1,
     work_dir: Path | None = None,
     is_eager: bool = True,
+    max_model_len: int = 4096,
 ) -> EngineCommand:
     """vLLM's OpenAI server on CPU, as in shared/research/cpu-engines.md §2.2 (module entry point, not `vllm`)."""
     argv = [
@@ -92,7 +103,7 @@ def vllm_cpu_command(
         "--served-model-name", served_model_name,
         "--host", host, "--port", str(port),
         "--dtype", dtype,
-        "--max-model-len", "4096",
+        "--max-model-len", str(max_model_len),
         "--enable-prefix-caching",
         "--enable-prompt-tokens-details",
         "--max-logprobs", "20",

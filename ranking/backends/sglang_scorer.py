@@ -10,7 +10,7 @@ probabilities with `apply_softmax: false`, but no cached-token count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -31,10 +31,18 @@ class SGLangConfig:
     Prefill-only requests skip the decode step (SGLang PR #8840, 2025-08); older servers (0.4.x) need 1.
     """
 
-    api: SGLangApi = SGLangApi.GENERATE
-    is_prefill_only: bool = True
-    warmup: PrefixWarmup = PrefixWarmup.NEW
-    model_name: str = "default"
+    api: SGLangApi = field(
+        default=SGLangApi.GENERATE, metadata={"help": "generate (token ids, cached-token counts) or score (/v1/score)."}
+    )
+    is_prefill_only: bool = field(
+        default=True, metadata={"help": "max_new_tokens 0 (SGLang >= 0.5, PR #8840); false for 0.4.x servers."}
+    )
+    warmup: PrefixWarmup = field(
+        default=PrefixWarmup.NEW, metadata={"help": "Send the member prefix alone first: never, new prefixes, always."}
+    )
+    model_name: str | None = field(
+        default=None, metadata={"help": "`model` of /v1/score requests; unset: the card's model name."}
+    )
 
 
 class SGLangScorer(RemoteScorer):
@@ -73,7 +81,7 @@ class SGLangScorer(RemoteScorer):
 
     async def _score_v1(self, batch: ScoreBatch, timeout_s: float) -> ScoreResult:
         body = {
-            "model": self.config.model_name,
+            "model": self.config.model_name or "default",
             "query": list(batch.prefix_ids),
             "items": [list(s) for s in batch.suffix_ids],
             "label_token_ids": list(batch.label_ids),

@@ -1,8 +1,10 @@
 """vLLM over HTTP (OpenAI-compatible server): `/v1/completions` with token-id prompts (default).
 
 `/v1/completions` takes the k prompts as lists of token ids in one request, `max_tokens: 1`, and the
-label ids in `logprob_token_ids` (a vLLM extension, >= 0.16): `top_logprobs[0]` then holds the sampled
-token plus each label, keyed `token_id:<id>` with `return_tokens_as_token_ids`. vLLM's default
+label ids in `logprob_token_ids` (a vLLM extension; on `/v1/completions` from vLLM 0.26.0): `top_logprobs[0]`
+then holds the sampled token plus each label, keyed `token_id:<id>` with `return_tokens_as_token_ids`. Older
+servers drop the unknown field without a word and return only the top tokens; an answer without a requested
+label's log-prob is therefore refused with a message naming the minimum version. vLLM's default
 `logprobs_mode=raw_logprobs` makes these full-vocabulary log_softmax values, as the embedded engine's.
 
 `/generative_scoring` returns the probability of the *first* label only (full-vocabulary with
@@ -17,13 +19,22 @@ because all k prompts share the prefix that the cache serves.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from ranking.backends.engine_client import EngineClientConfig, EngineProtocolError
 from ranking.backends.remote_scorer import PrefixWarmup, RemoteScorer, logprob_of
 from ranking.scorer import ScoreBatch, ScoreResult
+
+log = logging.getLogger(__name__)
+
+MIN_VLLM_FOR_LOGPROB_TOKEN_IDS = "0.26.0"
+
+
+class VLLMVersionError(EngineProtocolError):
+    """The server ignored `logprob_token_ids`: it is older than the version that reads it on /v1/completions."""
 
 
 class VLLMApi(StrEnum):
@@ -35,10 +46,22 @@ class VLLMApi(StrEnum):
 class VLLMConfig:
     """Endpoint, warm-up policy, the served model name, and one-request-per-prompt mode."""
 
-    api: VLLMApi = VLLMApi.COMPLETIONS
-    warmup: PrefixWarmup = PrefixWarmup.NEVER
-    model_name: str | None = None
-    is_split_prompts: bool = False
+    api: VLLMApi = field(
+        default=VLLMApi.COMPLETIONS,
+        metadata={
+            "help": "completions (logprob_token_ids, vLLM >= 0.26.0) or generative_scoring (a request per label)."
+        },
+    )
+    warmup: PrefixWarmup = field(
+        default=PrefixWarmup.NEVER,
+        metadata={"help": "Send the member prefix alone first: never, new prefixes, always."},
+    )
+    model_name: str | None = field(
+        default=None, metadata={"help": "Served model name sent as `model`; unset: the server's only model."}
+    )
+    is_split_prompts: bool = field(
+        default=False, metadata={"help": "One request per prompt: exact cached-token counts, more HTTP overhead."}
+    )
 
 
 class VLLMScorer(RemoteScorer):
@@ -50,6 +73,16 @@ class VLLMScorer(RemoteScorer):
     def __init__(self, url: str, config: VLLMConfig | None = None, client_config: EngineClientConfig | None = None):
         self.config = config or VLLMConfig()
         super().__init__(url, self.config.warmup, client_config)
+        self._has_reported_version = False
+
+    async def _score(self, batch: ScoreBatch, timeout_s: float) -> ScoreResult:
+        try:
+            return await self._score_any(batch, timeout_s)
+        except VLLMVersionError as exc:
+            if not self._has_reported_version:  # the router logs only the error's type; say why once
+                log.error("%s", exc)
+                self._has_reported_version = True
+            raise
 
     def completions_body(self, prompts: list[list[int]], label_ids: tuple[int, ...]) -> dict[str, Any]:
         """The /v1/completions request scoring `prompts` (token-id lists)."""
@@ -70,7 +103,7 @@ class VLLMScorer(RemoteScorer):
             "/v1/completions", self.completions_body([list(batch.prefix_ids)], batch.label_ids), timeout_s
         )
 
-    async def _score(self, batch: ScoreBatch, timeout_s: float) -> ScoreResult:
+    async def _score_any(self, batch: ScoreBatch, timeout_s: float) -> ScoreResult:
         if self.config.api is VLLMApi.GENERATIVE_SCORING:
             return await self._score_generative(batch, timeout_s)
         prompts = [list(batch.prefix_ids) + list(s) for s in batch.suffix_ids]
@@ -136,10 +169,14 @@ def parse_completions(payload: Any, batch: ScoreBatch, url: str, scale_cached: i
 
 def _label_row(top: dict[str, float], label_ids: tuple[int, ...], url: str) -> tuple[float, ...]:
     """`{"token_id:482": -1.2, ...}` -> log-probs in label order."""
-    try:
-        return tuple(float(top[f"token_id:{i}"]) for i in label_ids)
-    except KeyError:
-        raise EngineProtocolError(f"engine {url} returned no log-prob for a label id") from None
+    missing = [i for i in label_ids if f"token_id:{i}" not in top]
+    if missing:
+        raise VLLMVersionError(
+            f"engine {url} returned no log-prob for label id(s) {missing}: the server ignored `logprob_token_ids`, "
+            f"which /v1/completions reads from vLLM {MIN_VLLM_FOR_LOGPROB_TOKEN_IDS}; upgrade the engine "
+            f"(or use the vllm api 'generative_scoring')"
+        )
+    return tuple(float(top[f"token_id:{i}"]) for i in label_ids)
 
 
 def parse_generative(payload: Any, num_items: int, url: str) -> list[float]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from ranking.engine.engine_metrics import EngineMetrics
@@ -78,6 +79,7 @@ class EmbeddedEngine(Scorer):
         self._cond = threading.Condition()
         self._worker: threading.Thread | None = None
         self._stopping = False
+        self._step_s = 0.0  # moving average of one forward step: queued work that cannot finish in time is dropped
         self._ready = False
 
     async def start(self) -> None:
@@ -130,13 +132,20 @@ class EmbeddedEngine(Scorer):
         try:
             result: ScoreResult = await asyncio.wait_for(asyncio.shield(request.future), left)
         except TimeoutError:
-            request.is_cancelled = True  # the worker drops it before its next step
+            self._abandon(request)
             self.stats.timeouts += 1
             raise ScorerTimeoutError("deadline passed while scoring") from None
         except asyncio.CancelledError:
-            request.is_cancelled = True  # the caller went away: stop spending steps on it
+            self._abandon(request)  # the caller went away: stop spending steps on it
             raise
         return result
+
+    @staticmethod
+    def _abandon(request: ScoreRequest) -> None:
+        """Nobody waits for this request: the worker drops it before its next step, and cancelling the future
+        means the worker's late result or error is discarded instead of logged as never retrieved."""
+        request.is_cancelled = True
+        request.future.cancel()
 
     def metrics(self) -> list[MetricSample]:
         """Cache, batching and queue metrics (names without the service's prefix)."""
@@ -181,9 +190,18 @@ class EmbeddedEngine(Scorer):
                 self._step(shares)
 
     def _drop_expired(self) -> None:
-        for request in self.scheduler.remove_if(lambda r: r.is_cancelled or r.is_expired()):
+        """Drop cancelled and expired requests, and waiting ones whose deadline falls before one more step ends."""
+        now = time.monotonic()
+        waiting = {id(r) for r in self.scheduler.waiting}
+
+        def is_hopeless(r: ScoreRequest) -> bool:
+            return r.is_cancelled or r.is_expired(now + self._step_s if id(r) in waiting else now)
+
+        for request in self.scheduler.remove_if(is_hopeless):
             self._release(request)
-            request.resolve(ScorerTimeoutError("deadline passed while queued"))
+            if not request.is_cancelled:
+                self.stats.dropped += 1
+            request.resolve(ScorerTimeoutError("deadline cannot be met"))
 
     def _admit(self, request: ScoreRequest) -> None:
         """Look the prefix up and lock what matched (first time the request is scheduled)."""
@@ -200,6 +218,7 @@ class EmbeddedEngine(Scorer):
         """One forward pass over every share, then cache new prefix KV and resolve finished requests."""
         items = [self._item(share) for share in shares]
         assert self.runner is not None
+        started = time.monotonic()
         try:
             outputs = self.runner.forward(items)
         except Exception:
@@ -209,6 +228,7 @@ class EmbeddedEngine(Scorer):
                     self._finish(share.request, ScorerError("forward pass failed"))
             return
         self.stats.forward_passes += 1
+        self._step_s = 0.8 * self._step_s + 0.2 * (time.monotonic() - started)
         self.stats.batch_tokens.observe(sum(item.num_tokens for item in items))
         self.stats.batch_size.observe(sum(len(item.suffix_ids) for item in items))
         self.stats.batch_requests.observe(len(items))

@@ -44,6 +44,7 @@ class EngineMetrics:
     prefix_queried_tokens: int = 0
     timeouts: int = 0
     rejected: int = 0
+    dropped: int = 0
     batch_size: Histogram = field(default_factory=lambda: Histogram((1, 2, 4, 8, 16, 32, 64, 128, 256, 512)))
     batch_tokens: Histogram = field(default_factory=lambda: Histogram((64, 256, 1024, 2048, 4096, 8192, 16384, 32768)))
     batch_requests: Histogram = field(default_factory=lambda: Histogram((1, 2, 4, 8, 16, 32, 64)))
@@ -53,6 +54,9 @@ class EngineMetrics:
         ratio = self.prefix_hit_tokens / self.prefix_queried_tokens if self.prefix_queried_tokens else 0.0
         return [
             MetricSample("forward_passes_total", "counter", self.forward_passes, "Forward passes run."),
+            MetricSample(
+                "dropped_requests_total", "counter", self.dropped, "Queued requests dropped: deadline unreachable."
+            ),
             MetricSample("requests_total", "counter", self.requests, "Score requests completed."),
             MetricSample("prompt_tokens_total", "counter", self.prompt_tokens, "Tokens of all full prompts."),
             MetricSample("cached_tokens_total", "counter", self.cached_tokens, "Prompt tokens not computed."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -20,9 +20,9 @@ class BreakerState(StrEnum):
 class CircuitBreakerConfig:
     """Consecutive failures that open the circuit, how long it stays open, probes allowed when half open."""
 
-    failure_threshold: int = 3
-    open_s: float = 5.0
-    half_open_max_probes: int = 1
+    failure_threshold: int = field(default=3, metadata={"help": "Failures in a row that open a replica's circuit."})
+    open_s: float = field(default=5.0, metadata={"help": "Seconds an open circuit sends the replica nothing."})
+    half_open_max_probes: int = field(default=1, metadata={"help": "Requests let through to test a half-open circuit."})
 
     def __post_init__(self) -> None:
         if self.failure_threshold < 1 or self.half_open_max_probes < 1 or self.open_s < 0:

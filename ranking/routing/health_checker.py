@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ranking.routing.replica import Replica
 from ranking.routing.replica_set import ReplicaSet
@@ -13,10 +13,10 @@ from ranking.routing.replica_set import ReplicaSet
 class HealthCheckerConfig:
     """How often to probe, how long a probe may take, and how many results in a row flip a replica."""
 
-    interval_s: float = 2.0
-    timeout_s: float = 5.0
-    failure_threshold: int = 2
-    success_threshold: int = 1
+    interval_s: float = field(default=2.0, metadata={"help": "Seconds between health-check rounds."})
+    timeout_s: float = field(default=5.0, metadata={"help": "Seconds a health probe may take."})
+    failure_threshold: int = field(default=2, metadata={"help": "Failed probes in a row that eject a replica."})
+    success_threshold: int = field(default=1, metadata={"help": "Passed probes in a row that re-admit it."})
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0 or self.timeout_s <= 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def _weight(key: str, node: str) -> int:
@@ -24,7 +24,9 @@ def _weight(key: str, node: str) -> int:
 class RendezvousHashConfig:
     """`load_factor` c >= 1: no node takes more than ceil(c * (total load + 1) / num_nodes) at once."""
 
-    load_factor: float = 1.25
+    load_factor: float = field(
+        default=1.25, metadata={"help": "Bounded load: no replica takes more than this times its fair share at once."}
+    )
 
     def __post_init__(self) -> None:
         if self.load_factor < 1.0:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ranking.routing.endpoint_resolver import EndpointResolver
 from ranking.routing.health_checker import HealthChecker
@@ -34,10 +34,12 @@ class NonRetryableScorerError(ScorerError):
 class RoutedScorerConfig:
     """Attempts per batch, default deadline, and the share of the time left the first attempt may use."""
 
-    max_attempts: int = 2
-    default_timeout_s: float = 10.0
-    first_attempt_share: float = 0.6
-    refresh_interval_s: float = 10.0
+    max_attempts: int = field(default=2, metadata={"help": "Replicas tried per batch (a retry goes to the next one)."})
+    default_timeout_s: float = field(default=10.0, metadata={"help": "Deadline of a batch that brings none, seconds."})
+    first_attempt_share: float = field(
+        default=0.6, metadata={"help": "Share of the time left the first attempt may use when a retry can follow."}
+    )
+    refresh_interval_s: float = field(default=10.0, metadata={"help": "Re-resolve engine_dns every so many seconds."})
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.default_timeout_s <= 0 or not 0 < self.first_attempt_share <= 1:

@@ -19,7 +19,9 @@ async def healthz() -> HealthResponse:
 
 @router.get("/readyz", response_model=HealthResponse, summary="Readiness", responses={503: {}})
 async def readyz(state: StateDep) -> JSONResponse:
-    """200 once the model is loaded and warmed (embedded) or an engine replica is healthy (remote)."""
+    """200 once the model is loaded and warmed (embedded) or an engine replica is healthy (remote); 503 from
+    SIGTERM on, so load balancers stop sending new work while in-flight requests finish."""
     model = state.ranker.model_name if state.ranker else None
-    body = HealthResponse(status="ready" if state.is_ready else "loading", model=model, backend=state.settings.backend)
+    status = "draining" if state.is_draining else "ready" if state.is_ready else "loading"
+    body = HealthResponse(status=status, model=model, backend=state.settings.backend)
     return JSONResponse(status_code=200 if state.is_ready else 503, content=body.model_dump())

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 from fastapi import APIRouter
 
 from ranking.member import Candidate, Interaction, Member
-from ranking.ranker import Ranker, Ranking
-from ranking.scorer import ScorerTimeoutError
+from ranking.ranker import Ranking
+from ranking.scorer import ScorerError, ScorerTimeoutError
 from service.admission import check_rank_request
-from service.dependencies import RankerDep, StateDep
+from service.dependencies import GatewayDep, StateDep
+from service.errors import scorer_error_response
+from service.gateway import Gateway
 from service.schemas import ErrorResponse, RankedItem, RankRequest, RankResponse, Timing, Usage
 from service.state import ServiceState
 
@@ -21,7 +24,7 @@ _ERRORS = {
     400: {"model": ErrorResponse, "description": "Malformed JSON."},
     401: {"model": ErrorResponse, "description": "Missing or invalid API key (when keys are configured)."},
     413: {"model": ErrorResponse, "description": "Body larger than SLMRANK_MAX_BODY_BYTES."},
-    422: {"model": ErrorResponse, "description": "A field is invalid or over its limit; details name it."},
+    422: {"model": ErrorResponse, "description": "A field is invalid or over its limit, or an unknown model."},
     503: {"model": ErrorResponse, "description": "Not ready, or the engine is at capacity (Retry-After)."},
     504: {"model": ErrorResponse, "description": "Scoring missed SLMRANK_REQUEST_TIMEOUT_S."},
 }
@@ -34,7 +37,9 @@ def to_domain(req: RankRequest) -> tuple[Member, list[Candidate]]:
     return member, [Candidate(c.id, c.text, c.metadata) for c in req.candidates]
 
 
-def to_response(req: RankRequest, ranking: Ranking, model: str, task: str, total_ms: float) -> RankResponse:
+def to_response(
+    req: RankRequest, ranking: Ranking, model: str, variant: str, task: str, total_ms: float
+) -> RankResponse:
     ranked = [
         RankedItem(id=r.candidate.id, score=r.score, rank=r.rank, metadata=r.candidate.metadata) for r in ranking.ranked
     ]
@@ -48,6 +53,7 @@ def to_response(req: RankRequest, ranking: Ranking, model: str, task: str, total
     return RankResponse(
         member_id=req.member.id,
         model=model,
+        variant=variant,
         task=task,
         score_type=req.score_type,
         ranked=ranked,
@@ -56,13 +62,25 @@ def to_response(req: RankRequest, ranking: Ranking, model: str, task: str, total
     )
 
 
-async def score_ranking(req: RankRequest, state: ServiceState, ranker: Ranker, started: float) -> tuple[Ranking, str]:
-    """Admission checks, then rank under the request deadline, recording the request metrics."""
+@dataclass(frozen=True)
+class Scored:
+    """A ranking and who made it: the served model, the variant label, the task."""
+
+    ranking: Ranking
+    model: str
+    variant: str
+    task: str
+
+
+async def score_ranking(req: RankRequest, state: ServiceState, gateway: Gateway, started: float) -> Scored:
+    """Pick the model, admission checks, then rank under the request deadline, recording the request metrics."""
+    served, variant = gateway.pick(req.model, req.member.id)
+    ranker = served.ranker
     settings = state.settings
     check_rank_request(req, settings, ranker.tasks, ranker.default_task)
     task = req.task or ranker.default_task
     member, candidates = to_domain(req)
-    metrics = state.metrics
+    metrics, by_variant = state.metrics, state.variant_metrics
     metrics.candidates.observe(len(candidates))
     status = "ok"
     metrics.in_flight.inc()
@@ -74,17 +92,28 @@ async def score_ranking(req: RankRequest, state: ServiceState, ranker: Ranker, s
             timeout=settings.request_timeout_s + 1.0,
         )
     except TimeoutError:
-        status = "error"
+        status = "timeout"
         raise ScorerTimeoutError("request deadline exceeded") from None
+    except ScorerError as exc:
+        status = scorer_error_response(exc)[1]
+        raise
     except Exception:
         status = "error"
         raise
     finally:
+        elapsed = time.perf_counter() - started
         metrics.in_flight.dec()
-        metrics.latency.labels(status=status).observe(time.perf_counter() - started)
+        metrics.latency.labels(status="ok" if status == "ok" else "error").observe(elapsed)
+        by_variant.requests.labels(served.name, variant, status).inc()
+        by_variant.latency.labels(served.name, variant).observe(elapsed)
     metrics.prompt_tokens.inc(ranking.prompt_tokens)
     metrics.cached_tokens.inc(ranking.cached_tokens)
-    return ranking, task
+    by_variant.candidates.labels(served.name, variant).inc(len(candidates))
+    by_variant.prompt_tokens.labels(served.name, variant).inc(ranking.prompt_tokens)
+    by_variant.cached_tokens.labels(served.name, variant).inc(ranking.cached_tokens)
+    if gateway.shadow is not None:
+        gateway.shadow.submit(served.name, member, candidates, task, ranking)
+    return Scored(ranking, served.name, variant, task)
 
 
 @router.post(
@@ -93,12 +122,14 @@ async def score_ranking(req: RankRequest, state: ServiceState, ranker: Ranker, s
     responses=_ERRORS,  # type: ignore[arg-type]
     summary="Rank candidates for a member",
 )
-async def rank(req: RankRequest, state: StateDep, ranker: RankerDep) -> RankResponse:
+async def rank(req: RankRequest, state: StateDep, gateway: GatewayDep) -> RankResponse:
     """Score every candidate with the model's next-token label probability and return them best first.
 
     Ties keep the order the candidates were sent in. `usage.cached_tokens` shows how much of the prompt the
-    engine's prefix cache saved (the member prefix is shared by all k candidates).
+    engine's prefix cache saved (the member prefix is shared by all k candidates). `model` picks a served
+    model (GET /v1/models); without it the A/B variant policy assigns one by member id (sticky).
     """
     started = time.perf_counter()
-    ranking, task = await score_ranking(req, state, ranker, started)
-    return to_response(req, ranking, ranker.model_name, task, (time.perf_counter() - started) * 1000.0)
+    scored = await score_ranking(req, state, gateway, started)
+    total_ms = (time.perf_counter() - started) * 1000.0
+    return to_response(req, scored.ranking, scored.model, scored.variant, scored.task, total_ms)

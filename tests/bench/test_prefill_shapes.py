@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,14 +54,14 @@ def test_dry_run_agrees_with_its_baselines(tmp_path: Path) -> None:
     result = asyncio.run(main(parse_args(["--cpu-dry-run", "--out-dir", str(tmp_path), "--name", "dry"])))
     rows = result["rows"]
     assert {(r["prefix_len"], r["k"]) for r in rows} == {(64, 1), (64, 4), (256, 1), (256, 4)}
-    assert len(rows) == 16 and not any("skipped" in r for r in rows)
-    for row in rows:
+    assert len(rows) == 24 and sum("skipped" in r for r in rows) == 8
+    for row in (r for r in rows if "skipped" not in r):
         assert row["max_abs_diff_vs_b"] <= TOLERANCE["float32"], row
         assert row["floor_ms"] > 0 and row["p50_over_floor"] > 0
-    hot = [r for r in rows if r["mode"].startswith("(d)")]
-    cold = [r for r in rows if r["mode"].startswith("(c)")]
+    hot = [r for r in rows if r["mode"] == "(d) engine, hot"]
+    cold = [r for r in rows if r["mode"] == "(d) engine, cold"]
     assert all(h["floor_ms"] < c["floor_ms"] for h, c in zip(hot, cold, strict=True))
-    assert (tmp_path / "dry.md").read_text().count("| 256 | 4 |") == 4
+    assert (tmp_path / "dry.md").read_text().count("| 256 | 4 |") == 6
 
 
 def test_gpu_script_dry_run_writes_both_tables(tmp_path: Path) -> None:
@@ -71,7 +72,7 @@ def test_gpu_script_dry_run_writes_both_tables(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     for name in ("dry", "dry-fp8"):
         data = json.loads((tmp_path / f"{name}.json").read_text())
-        assert len(data["rows"]) == 16
+        assert len(data["rows"]) == 24
 
 
 def test_scaling_dry_run_measures_the_cache_it_models(tmp_path: Path) -> None:
@@ -93,3 +94,14 @@ def test_reference_policies_on_a_hand_checked_stream() -> None:
     stream = [0, 1, 2, 0, 3, 0, 1, 2]
     assert lru_hits(stream, 2) == 1  # only the second request for 0 at index 5 finds it resident
     assert belady_hits(stream, 2) == 2  # keep 0 throughout: hits at 3 and 5
+
+
+@pytest.mark.vllm
+def test_dry_run_with_a_real_vllm_server_agrees(tmp_path: Path) -> None:
+    if not (ROOT / ".venv-vllm" / "bin" / "python").exists():
+        pytest.skip(".venv-vllm missing (make vllm-venv)")
+    argv = ["--cpu-dry-run", "--vllm", "--out-dir", str(tmp_path), "--name", "v"]
+    rows = asyncio.run(main(parse_args(argv)))["rows"]
+    vllm_rows = [r for r in rows if r["mode"].startswith("(c)")]
+    assert len(vllm_rows) == 8 and not any("skipped" in r for r in vllm_rows)
+    assert all(r["max_abs_diff_vs_b"] <= 1e-4 for r in vllm_rows), vllm_rows

@@ -19,7 +19,10 @@ Obj = dict[str, Any]
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 SCHEMA_DIR = K8S_DIR / "schemas"
 # Custom resources: (apiVersion, kind) -> vendored JSON schema file.
-CRD_SCHEMAS = {("monitoring.coreos.com/v1", "PodMonitor"): "monitoring.coreos.com_v1_podmonitor.json"}
+CRD_SCHEMAS = {
+    ("monitoring.coreos.com/v1", "PodMonitor"): "monitoring.coreos.com_v1_podmonitor.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_v1_prometheusrule.json",
+}
 
 
 @cache

@@ -11,10 +11,11 @@ from loadtest.gateway_target import GatewayTarget
 from loadtest.movielens import MovieLens
 from loadtest.workload import Workload, WorkloadConfig
 from tests.loadtest.conftest import fake_gateway
+from tests.loadtest.demo_task import DEMO_TASK
 
 
 def test_rank_round_trip(movielens: MovieLens) -> None:
-    item = Workload(movielens, WorkloadConfig(k=5, context_tokens=200)).next_item()
+    item = Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=5, context_tokens=200)).next_item()
     target = GatewayTarget("http://svc")
     seen = {}
     handle = fake_gateway(prompt_tokens_per_candidate=90)

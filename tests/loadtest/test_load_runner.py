@@ -14,6 +14,7 @@ from loadtest.load_runner import LoadRunner, RunConfig
 from loadtest.movielens import MovieLens
 from loadtest.workload import Workload, WorkloadConfig
 from tests.loadtest.conftest import fake_gateway
+from tests.loadtest.demo_task import DEMO_TASK
 
 
 class SlowServer:
@@ -37,7 +38,7 @@ class SlowServer:
 
 def run(movielens: MovieLens, server, n: int, rate: float, warmup: int = 0, cap: int | None = None, stop_after=None):
     schedule = ScheduleConfig(rate, n, arrival="constant")
-    workload = WorkloadConfig(k=2, context_tokens=128)
+    workload = WorkloadConfig(task=DEMO_TASK, k=2, context_tokens=128)
     config = RunConfig("t", schedule, workload, num_warmup=warmup, max_concurrency=cap)
     runner = LoadRunner(GatewayTarget("http://svc"), config, Workload(movielens, workload))
 

@@ -10,6 +10,7 @@ import httpx
 from loadtest.movielens import MovieLens
 from loadtest.sglang_target import SGLangTarget
 from loadtest.workload import Workload, WorkloadConfig
+from tests.loadtest.demo_task import DEMO_TASK
 
 
 def fake_sglang(request: httpx.Request) -> httpx.Response:
@@ -42,7 +43,7 @@ def run(item, handler):
 
 
 def test_generate_batch_sums_tokens_and_takes_slowest_latency(movielens: MovieLens) -> None:
-    item = Workload(movielens, WorkloadConfig(k=3, context_tokens=200)).next_item()
+    item = Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=3, context_tokens=200)).next_item()
     out = run(item, fake_sglang)
     assert out.is_ok
     assert out.prompt_tokens == 100 + 101 + 102 and out.cached_tokens == 240
@@ -50,18 +51,18 @@ def test_generate_batch_sums_tokens_and_takes_slowest_latency(movielens: MovieLe
 
 
 def test_prompts_share_the_member_prefix(movielens: MovieLens) -> None:
-    item = Workload(movielens, WorkloadConfig(k=3, context_tokens=200)).next_item()
+    item = Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=3, context_tokens=200)).next_item()
     body = SGLangTarget("http://e").body(item)
     texts = body["text"]
     assert len(texts) == 3
     prefix = texts[0][: texts[0].index("Candidate: ")]
-    assert all(t.startswith(prefix) and t.endswith("Will the member like it? Answer:") for t in texts)
+    assert all(t.startswith(prefix) and t.endswith(f"{DEMO_TASK.question} Answer:") for t in texts)
     for (_, cand), text in zip(item.candidates, texts, strict=True):
         assert f"Candidate: {cand}\n" in text
 
 
 def test_missing_outputs_or_meta(movielens: MovieLens) -> None:
-    item = Workload(movielens, WorkloadConfig(k=2, context_tokens=200)).next_item()
+    item = Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=2, context_tokens=200)).next_item()
     assert run(item, lambda r: httpx.Response(200, json=[{"meta_info": {}}])).error == "bad_response"
     no_meta_numbers = [{"text": "x", "meta_info": {}}] * 2
     out = run(item, lambda r: httpx.Response(200, json=no_meta_numbers))

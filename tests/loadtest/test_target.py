@@ -10,6 +10,7 @@ import pytest
 from loadtest.gateway_target import GatewayTarget
 from loadtest.movielens import MovieLens
 from loadtest.workload import Workload, WorkloadConfig
+from tests.loadtest.demo_task import DEMO_TASK
 
 
 def send(handler, k: int = 2, api_key: str | None = None):
@@ -61,7 +62,7 @@ def test_api_key_is_sent_as_bearer() -> None:
 
 
 def test_encode_is_compact_json_of_the_body(movielens: MovieLens) -> None:
-    item = Workload(movielens, WorkloadConfig(k=2, context_tokens=128)).next_item()
+    item = Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=2, context_tokens=128)).next_item()
     target = GatewayTarget("http://svc/")
     assert target.url == "http://svc/rank"
     assert httpx.Response(200, content=target.encode(item)).json() == item.rank_body()

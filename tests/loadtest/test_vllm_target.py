@@ -10,6 +10,7 @@ import httpx
 from loadtest.movielens import MovieLens
 from loadtest.vllm_target import VLLMTarget
 from loadtest.workload import Workload, WorkloadConfig
+from tests.loadtest.demo_task import DEMO_TASK
 
 
 def fake_vllm(request: httpx.Request) -> httpx.Response:
@@ -24,7 +25,7 @@ def fake_vllm(request: httpx.Request) -> httpx.Response:
 
 
 def test_completions_round_trip(movielens: MovieLens) -> None:
-    item = Workload(movielens, WorkloadConfig(k=4, context_tokens=200)).next_item()
+    item = Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=4, context_tokens=200)).next_item()
     target = VLLMTarget("http://engine:8000")
 
     async def go():

@@ -7,12 +7,15 @@ import pytest
 from loadtest.movielens import MovieLens
 from loadtest.prompt_text import prefix_text
 from loadtest.workload import Workload, WorkloadConfig
+from tests.loadtest.demo_task import DEMO_TASK
 
 
 @pytest.mark.parametrize("context_tokens", [128, 1024, 8192])
 def test_prompt_length_tracks_the_target(movielens: MovieLens, context_tokens: int) -> None:
     cpt = 3.5
-    items = Workload(movielens, WorkloadConfig(k=2, context_tokens=context_tokens, chars_per_token=cpt)).items(20)
+    items = Workload(
+        movielens, WorkloadConfig(task=DEMO_TASK, k=2, context_tokens=context_tokens, chars_per_token=cpt)
+    ).items(20)
     for item in items:
         for text in item.prompt_texts():
             # Whole history lines only, so a prompt falls short of the target by at most ~one line.
@@ -20,7 +23,7 @@ def test_prompt_length_tracks_the_target(movielens: MovieLens, context_tokens: i
 
 
 def test_long_context_keeps_the_members_own_recent_history_last(movielens: MovieLens) -> None:
-    workload = Workload(movielens, WorkloadConfig(context_tokens=16_000))
+    workload = Workload(movielens, WorkloadConfig(task=DEMO_TASK, context_tokens=16_000))
     uid = movielens.member_ids[0]
     member = workload.build_member(uid)
     own = [movielens.movies[r.movie_id] for r in movielens.ratings[uid]]
@@ -31,14 +34,14 @@ def test_long_context_keeps_the_members_own_recent_history_last(movielens: Movie
 
 def test_short_context_keeps_only_the_most_recent_history(movielens: MovieLens) -> None:
     uid = max(movielens.member_ids, key=lambda m: len(movielens.ratings[m]))
-    member = Workload(movielens, WorkloadConfig(context_tokens=256)).build_member(uid)
+    member = Workload(movielens, WorkloadConfig(task=DEMO_TASK, context_tokens=256)).build_member(uid)
     own = [movielens.movies[r.movie_id] for r in movielens.ratings[uid]]
     assert 0 < len(member.history) < len(own)
     assert [h.item for h in member.history] == own[-len(member.history) :]
 
 
 def test_cold_members_never_repeat_a_prefix(movielens: MovieLens) -> None:
-    items = Workload(movielens, WorkloadConfig(k=1, repeat_fraction=0.0, context_tokens=128)).items(
+    items = Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=1, repeat_fraction=0.0, context_tokens=128)).items(
         len(movielens.member_ids) + 20  # past the last member: a new cohort
     )
     prefixes = {prefix_text(i.member.profile, i.member.history, i.task) for i in items}
@@ -48,7 +51,9 @@ def test_cold_members_never_repeat_a_prefix(movielens: MovieLens) -> None:
 
 
 def test_hot_members_repeat_with_identical_prefix(movielens: MovieLens) -> None:
-    items = Workload(movielens, WorkloadConfig(k=3, repeat_fraction=0.8, context_tokens=256, seed=4)).items(500)
+    items = Workload(
+        movielens, WorkloadConfig(task=DEMO_TASK, k=3, repeat_fraction=0.8, context_tokens=256, seed=4)
+    ).items(500)
     repeats = [i for i in items if i.is_repeat]
     assert 0.75 <= len(repeats) / len(items) <= 0.85
     first_seen = {}
@@ -62,7 +67,7 @@ def test_hot_members_repeat_with_identical_prefix(movielens: MovieLens) -> None:
 
 
 def test_candidates_are_k_unrated_distinct_movies(movielens: MovieLens) -> None:
-    for item in Workload(movielens, WorkloadConfig(k=32, context_tokens=512)).items(30):
+    for item in Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=32, context_tokens=512)).items(30):
         ids = [int(cid[1:]) for cid, _ in item.candidates]
         assert len(ids) == len(set(ids)) == 32
         assert not set(ids) & item.member.rated_ids
@@ -70,18 +75,16 @@ def test_candidates_are_k_unrated_distinct_movies(movielens: MovieLens) -> None:
 
 
 def test_same_seed_same_requests(movielens: MovieLens) -> None:
-    cfg = WorkloadConfig(k=4, repeat_fraction=0.5, context_tokens=300, seed=7)
+    cfg = WorkloadConfig(task=DEMO_TASK, k=4, repeat_fraction=0.5, context_tokens=300, seed=7)
     a = [i.rank_body() for i in Workload(movielens, cfg).items(30)]
     b = [i.rank_body() for i in Workload(movielens, cfg).items(30)]
     assert a == b
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"k": 0}, {"context_tokens": 10}, {"repeat_fraction": 1.5}, {"chars_per_token": 0}, {"task": "x"}]
-)
+@pytest.mark.parametrize("kwargs", [{"k": 0}, {"context_tokens": 10}, {"repeat_fraction": 1.5}, {"chars_per_token": 0}])
 def test_bad_config_is_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
-        WorkloadConfig(**kwargs)
+        WorkloadConfig(task=DEMO_TASK, **kwargs)
 
 
 def test_missing_data_dir_names_the_file(tmp_path) -> None:

@@ -78,7 +78,7 @@ def test_candidate_suffix_ends_with_the_question() -> None:
     suffix = builder.candidate_suffix("Heat (1995) | Action|Crime|Thriller", TASKS["like"])
     decoded = tokenizer().decode(suffix)
     assert decoded.startswith("Candidate: Heat (1995)")
-    assert decoded.endswith("Will the member like it? Answer:")
+    assert decoded.endswith(f"{TASKS['like'].question} Answer:")
 
 
 def test_history_is_ordered_by_timestamp_when_complete() -> None:

@@ -62,3 +62,11 @@ def test_member_data_never_reaches_the_logs(client, caplog) -> None:
         body["candidates"] = []
         client.post("/rank", json=body)  # an error path logs too
     assert "SECRET" not in caplog.text
+
+
+def test_docs_load_swagger_ui_from_local_assets(client) -> None:
+    html = client.get("/docs").text
+    assert "cdn." not in html and "https://" not in html
+    assert "/docs-assets/swagger-ui-bundle.js" in html
+    js = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000

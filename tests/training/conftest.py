@@ -1,4 +1,4 @@
-"""A small synthetic MovieLens (in memory), its split and a tokenizer trained on it."""
+"""A small synthetic MovieLens (in memory), converted to the dataset format, its split and a tokenizer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from training.data.dataset import Dataset
 from training.data.movielens import Movie, MovieLens, Rating
+from training.data.movielens_converter import movielens_dataset
 from training.data.split import ChronologicalSplit
 
 GENRES = ("Action", "Comedy", "Drama", "Thriller", "Romance", "Sci-Fi")
@@ -38,8 +40,13 @@ def movielens() -> MovieLens:
 
 
 @pytest.fixture(scope="session")
-def split(movielens: MovieLens) -> ChronologicalSplit:
-    return ChronologicalSplit(movielens)
+def dataset(movielens: MovieLens) -> Dataset:
+    return movielens_dataset(movielens)
+
+
+@pytest.fixture(scope="session")
+def split(dataset: Dataset) -> ChronologicalSplit:
+    return ChronologicalSplit(dataset)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The `slmrank train` / `slmrank evaluate` subcommands parse and explain themselves."""
+"""The `slmrank train` / `slmrank evaluate` / `slmrank data` subcommands parse and explain themselves."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ def parser() -> argparse.ArgumentParser:
 
 @pytest.mark.parametrize(
     "argv",
-    [["train", "--help"], ["train", "pipeline", "--help"], ["train", "student", "--help"], ["evaluate", "--help"]],
+    [
+        ["train", "--help"],
+        ["train", "pipeline", "--help"],
+        ["train", "student", "--help"],
+        ["evaluate", "--help"],
+        ["data", "validate", "--help"],
+        ["data", "movielens", "--help"],
+    ],
 )
 def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -26,8 +33,19 @@ def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert "usage" in capsys.readouterr().out
 
 
-def test_student_needs_objective() -> None:
+def test_student_needs_objective_and_data() -> None:
     with pytest.raises(SystemExit):
-        parser().parse_args(["train", "student"])
-    args = parser().parse_args(["train", "student", "--objective", "kd", "--config", "smoke"])
-    assert args.objective == "kd" and args.handler is cli._run_student
+        parser().parse_args(["train", "student", "--data", "d"])
+    with pytest.raises(SystemExit):
+        parser().parse_args(["train", "student", "--objective", "kd"])
+    args = parser().parse_args(["train", "student", "--objective", "kd", "--config", "smoke", "--data", "d"])
+    assert args.objective == "kd" and args.data.name == "d"
+
+
+def test_documented_command_lines_parse() -> None:
+    args = parser().parse_args(
+        ["train", "pipeline", "--data", "d", "--config", "demo", "--out", "r", "--set", "seed=1", "--set", "a.b=2"]
+    )
+    assert args.overrides == ["seed=1", "a.b=2"]
+    args = parser().parse_args(["evaluate", "--model", "m1", "--model", "m2", "--data", "d", "--split", "val"])
+    assert [str(m) for m in args.model] == ["m1", "m2"] and args.split == "val"

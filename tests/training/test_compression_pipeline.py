@@ -37,7 +37,7 @@ def tiny_run(tokenizer, run: Path, prompt: PromptConfig = PROMPT) -> Path:
         "distill": DistillConfig().__dict__,
         "tasks": ["like", "love"],
         "group_size": 3,
-        "max_users": 6,
+        "max_members": 6,
     }
     write_json(run / "pipeline_config.json", config)
     write_tiny_checkpoint(tokenizer, run / "teacher" / "model", seed=1)
@@ -126,11 +126,12 @@ def test_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
 def test_smoke_config_on_a_smoke_training_run(tmp_path: Path) -> None:
     """`slmrank train pipeline --config smoke`, then the whole compression pipeline with its smoke config."""
     from training.compression_report import table_rows, table_specs
+    from training.data.movielens_converter import convert
+    from training.recipes.config_loader import load_config
     from training.recipes.pipeline import Pipeline
-    from training.recipes.pipeline_config import SMOKE as TRAIN_SMOKE
 
     torch.set_num_threads(1)
-    Pipeline(TRAIN_SMOKE, tmp_path / "run", DATA).run()
+    Pipeline(load_config("smoke"), tmp_path / "run", convert(tmp_path / "movielens", DATA)).run()
     summary = run_compression_pipeline(tmp_path / "run", SMOKE, DATA, tmp_path / "tables")
     assert not summary["not_run"]
     for _, rows in table_specs(summary):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
+from tests.tiny_checkpoint import TASKS
 from training.tokenizer_trainer import BOS, EOS, PAD, ensure_single_token_labels, label_strings
 
 
@@ -14,7 +15,7 @@ def test_saved_tokenizer_loads_with_specials_and_labels(tokenizer, tmp_path: Pat
     loaded = AutoTokenizer.from_pretrained(str(tmp_path), local_files_only=True)
     assert (loaded.bos_token, loaded.eos_token, loaded.pad_token) == (BOS, EOS, PAD)
     assert len(loaded) <= 400
-    for label in label_strings():
+    for label in label_strings(TASKS.values()):
         assert len(loaded.encode(label, add_special_tokens=False)) == 1
     text = "- rated 4.5: Heat (1995) | Action|Crime|Thriller"
     assert loaded.decode(loaded.encode(text, add_special_tokens=False)) == text
@@ -28,5 +29,5 @@ def test_missing_labels_are_added(tmp_path: Path) -> None:
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     raw.add_special_tokens([PAD])
     bare = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token=PAD)
-    ensure_single_token_labels(bare)
-    assert all(len(bare.encode(s, add_special_tokens=False)) == 1 for s in label_strings())
+    ensure_single_token_labels(bare, TASKS.values())
+    assert all(len(bare.encode(s, add_special_tokens=False)) == 1 for s in label_strings(TASKS.values()))

@@ -76,6 +76,18 @@ def test_resume_refuses_another_config(parts, tmp_path: Path) -> None:
         other.run()
 
 
+class Payload:
+    """A pickled object: what a tampered state file would carry to run code on load."""
+
+
+def test_resume_loads_tensors_and_plain_values_only(parts, tmp_path: Path) -> None:
+    from training.trainer import STATE_FILE
+
+    torch.save({"config": TRAIN.to_dict(), "payload": Payload()}, tmp_path / STATE_FILE)
+    with pytest.raises(Exception, match="Weights only load failed"):
+        make(parts, tmp_path).run()
+
+
 def test_distillation_pulls_student_towards_teacher(parts, tmp_path: Path) -> None:
     examples, labels, tok = parts
     teacher = build_model(SHAPE, tok, seed=7).eval()

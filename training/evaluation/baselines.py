@@ -1,50 +1,60 @@
-"""Non-LLM baselines, fitted on the train period: item popularity, and a user + item bias model."""
+"""Non-LLM baselines, fitted on the train period: item popularity, and a user + item bias model of one task's label."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from training.data.movielens import Rating
+from training.data.dataset import Event
 
 
 class PopularityBaseline:
-    """Score = number of train-period ratings of the movie (unseen movies score 0)."""
+    """Score = number of train-period interactions with the item (unseen items score 0); not a probability."""
 
     name = "popularity"
+    is_probability = False
 
-    def __init__(self, train: Sequence[Rating]) -> None:
-        self.counts = Counter(r.movie_id for r in train)
+    def __init__(self, train: Sequence[Event]) -> None:
+        self.counts = Counter(e.item_id for e in train)
 
-    def score(self, user_id: int, movie_id: int) -> float:
-        return float(self.counts.get(movie_id, 0))
+    def score(self, member_id: str, item_id: str) -> float:
+        return float(self.counts.get(item_id, 0))
 
 
 class BiasBaseline:
-    """Predicted rating mu + b_user + b_item, fitted by alternating ridge-regularised least squares."""
+    """P(positive) = mu + b_member + b_item of one task's 0/1 label, fitted by alternating ridge least squares."""
 
     name = "user+item bias"
+    is_probability = True
 
     def __init__(
-        self, train: Sequence[Rating], user_reg: float = 5.0, item_reg: float = 5.0, num_iterations: int = 10
+        self,
+        train: Sequence[Event],
+        task: str,
+        user_reg: float = 5.0,
+        item_reg: float = 5.0,
+        num_iterations: int = 10,
     ) -> None:
         if not train:
-            raise ValueError("BiasBaseline needs train ratings")
-        self.mu = sum(r.rating for r in train) / len(train)
-        self.user_bias: dict[int, float] = defaultdict(float)
-        self.item_bias: dict[int, float] = defaultdict(float)
+            raise ValueError("BiasBaseline needs train interactions")
+        self.task = task
+        self.mu = sum(e.label(task) for e in train) / len(train)
+        self.user_bias: dict[str, float] = defaultdict(float)
+        self.item_bias: dict[str, float] = defaultdict(float)
         for _ in range(num_iterations):
-            self.item_bias = self._fit(train, lambda r: r.movie_id, lambda r: self.user_bias[r.user_id], item_reg)
-            self.user_bias = self._fit(train, lambda r: r.user_id, lambda r: self.item_bias[r.movie_id], user_reg)
+            self.item_bias = self._fit(train, lambda e: e.item_id, lambda e: self.user_bias[e.member_id], item_reg)
+            self.user_bias = self._fit(train, lambda e: e.member_id, lambda e: self.item_bias[e.item_id], user_reg)
 
-    def _fit(self, train, key, other, reg) -> defaultdict[int, float]:
+    def _fit(
+        self, train: Sequence[Event], key: Callable[[Event], str], other: Callable[[Event], float], reg: float
+    ) -> defaultdict[str, float]:
         """Closed-form ridge solution of one side's biases with the other side fixed."""
-        sums: defaultdict[int, float] = defaultdict(float)
-        counts: Counter[int] = Counter()
-        for r in train:
-            sums[key(r)] += r.rating - self.mu - other(r)
-            counts[key(r)] += 1
+        sums: defaultdict[str, float] = defaultdict(float)
+        counts: Counter[str] = Counter()
+        for e in train:
+            sums[key(e)] += e.label(self.task) - self.mu - other(e)
+            counts[key(e)] += 1
         return defaultdict(float, {k: sums[k] / (reg + counts[k]) for k in counts})
 
-    def score(self, user_id: int, movie_id: int) -> float:
-        return self.mu + self.user_bias.get(user_id, 0.0) + self.item_bias.get(movie_id, 0.0)
+    def score(self, member_id: str, item_id: str) -> float:
+        return self.mu + self.user_bias.get(member_id, 0.0) + self.item_bias.get(item_id, 0.0)

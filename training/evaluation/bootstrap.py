@@ -79,7 +79,7 @@ def _check_aligned(task: str, a: TaskScores, b: TaskScores) -> None:
     same = (
         a.labels.shape == b.labels.shape
         and np.array_equal(a.member_ids, b.member_ids)
-        and np.array_equal(a.movie_ids, b.movie_ids)
+        and np.array_equal(a.item_ids, b.item_ids)
         and np.array_equal(a.labels, b.labels)
     )
     if not same:

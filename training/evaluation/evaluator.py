@@ -1,16 +1,31 @@
-"""Score evaluation groups with a model or a baseline, and turn the scores into per-task and mean AUCs."""
+"""The one evaluator: score evaluation groups with a checkpoint or a baseline, and summarise the scores per task.
+
+Per task: global ROC AUC (the headline), per-member AUC (members with both classes), NDCG@10, log loss and
+expected calibration error (for scores that are probabilities: a model's label log-odds through a sigmoid, the
+bias baseline's fitted probability; not the popularity count).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ranking.labels import LabelTokens
 from training.data.example_builder import RankGroup
+from training.data.split import ChronologicalSplit
 from training.evaluation.auc import mean_member_auc, roc_auc
+from training.evaluation.baselines import BiasBaseline, PopularityBaseline
+from training.evaluation.metrics import expected_calibration_error, log_loss, ndcg_at_k, sigmoid
+from training.model_factory import num_parameters
+from training.packed_batch import pack_groups
+from training.packed_forward import label_log_odds, packed_hidden, rows_logits
+
+NDCG_K = 10
 
 
 @dataclass(frozen=True)
@@ -18,23 +33,28 @@ class TaskScores:
     """One score per evaluated candidate of one task, aligned with who and what it was and its label."""
 
     member_ids: np.ndarray
-    movie_ids: np.ndarray
+    item_ids: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
 
-    def metrics(self) -> dict[str, float]:
-        """Global AUC (the headline), per-member mean AUC, counts and positive rate."""
+    def metrics(self, probabilities: np.ndarray | None = None) -> dict[str, Any]:
+        """AUCs, NDCG@10, counts and positive rate; log loss and ECE when `probabilities` are given."""
         return {
-            "auc": roc_auc(self.scores, self.labels),
-            "member_auc": mean_member_auc(self.member_ids.tolist(), self.scores, self.labels),
+            "auc": _none_if_nan(roc_auc(self.scores, self.labels)),
+            "member_auc": _none_if_nan(mean_member_auc(self.member_ids.tolist(), self.scores, self.labels)),
+            f"ndcg@{NDCG_K}": _none_if_nan(ndcg_at_k(self.member_ids, self.scores, self.labels, NDCG_K)),
+            "log_loss": None if probabilities is None else _none_if_nan(log_loss(probabilities, self.labels)),
+            "ece": None
+            if probabilities is None
+            else _none_if_nan(expected_calibration_error(probabilities, self.labels)),
             "num_candidates": int(self.labels.size),
-            "positive_rate": float(self.labels.mean()) if self.labels.size else float("nan"),
+            "positive_rate": float(self.labels.mean()) if self.labels.size else None,
         }
 
 
-def save_task_scores(per_task: dict[str, TaskScores], path: str | Path) -> None:
-    """Every candidate's score, member, movie and label per task (what paired comparisons need), as .npz."""
-    arrays = {f"{task}/{field.name}": getattr(ts, field.name) for task, ts in per_task.items() for field in fields(ts)}
+def save_task_scores(per_task: Mapping[str, TaskScores], path: str | Path) -> None:
+    """Every candidate's score, member, item and label per task (what paired comparisons need), as .npz."""
+    arrays = {f"{task}/{f.name}": getattr(ts, f.name) for task, ts in per_task.items() for f in fields(ts)}
     np.savez_compressed(path, **arrays)
 
 
@@ -45,23 +65,30 @@ def load_task_scores(path: str | Path) -> dict[str, TaskScores]:
 
 
 def collect(groups: Sequence[RankGroup], scores: Sequence[float]) -> TaskScores:
-    """Align flat scores (in group order) with the groups' members, movies and labels."""
+    """Align flat scores (in group order) with the groups' members, items and labels."""
     return TaskScores(
-        member_ids=np.array([g.user_id for g in groups for _ in g.labels], dtype=np.int64),
-        movie_ids=np.array([m for g in groups for m in g.movie_ids], dtype=np.int64),
+        member_ids=np.array([g.member_id for g in groups for _ in g.labels], dtype=str),
+        item_ids=np.array([i for g in groups for i in g.item_ids], dtype=str),
         scores=np.asarray(scores, dtype=np.float64),
         labels=np.array([y for g in groups for y in g.labels], dtype=bool),
     )
 
 
-def score_baseline(baseline, groups: Sequence[RankGroup]) -> TaskScores:
-    """A baseline's `score(user_id, movie_id)` for every candidate."""
-    scores = [baseline.score(g.user_id, m) for g in groups for m in g.movie_ids]
-    return collect(groups, scores)
+def score_baseline(
+    baseline: PopularityBaseline | BiasBaseline, split: ChronologicalSplit, period: str, task: str
+) -> TaskScores:
+    """A baseline's `score(member_id, item_id)` for every candidate of the period, in eval_groups' order."""
+    rows = [(m, e) for m, p in split.members.items() for e in p.period(period)]
+    return TaskScores(
+        member_ids=np.array([m for m, _ in rows], dtype=str),
+        item_ids=np.array([e.item_id for _, e in rows], dtype=str),
+        scores=np.array([baseline.score(m, e.item_id) for m, e in rows], dtype=np.float64),
+        labels=np.array([e.label(task) for _, e in rows], dtype=bool),
+    )
 
 
 def score_model(
-    model,
+    model: Any,
     groups: Sequence[RankGroup],
     label_tokens: dict[str, LabelTokens],
     pad_id: int,
@@ -71,9 +98,6 @@ def score_model(
     """Log-odds of every candidate (prefix computed once per group through the packed block mask)."""
     import torch
     from tqdm import tqdm
-
-    from training.packed_batch import pack_groups
-    from training.packed_forward import label_log_odds, packed_hidden, rows_logits
 
     # Similar lengths batched together waste less padding; scores are put back in group order after.
     order = sorted(range(len(groups)), key=lambda i: len(groups[i].prefix_ids) + sum(map(len, groups[i].suffix_ids)))
@@ -93,11 +117,63 @@ def score_model(
     return collect(groups, [s for i in range(len(groups)) for s in by_group[i]])
 
 
-def summarise(per_task: dict[str, TaskScores]) -> dict[str, object]:
-    """{"tasks": {task: metrics}, "mean_auc": mean over tasks, "mean_member_auc": ...} (the paper's mean)."""
-    tasks = {name: scores.metrics() for name, scores in per_task.items()}
+def summarise(per_task: Mapping[str, TaskScores], kind: str = "log_odds") -> dict[str, Any]:
+    """{"tasks": {task: metrics}, "mean_auc", "mean_member_auc"}; `kind`: log_odds, probability or rank_score."""
+    tasks = {name: scores.metrics(_probabilities(scores, kind)) for name, scores in per_task.items()}
     return {
         "tasks": tasks,
-        "mean_auc": float(np.mean([m["auc"] for m in tasks.values()])),
-        "mean_member_auc": float(np.mean([m["member_auc"] for m in tasks.values()])),
+        "mean_auc": _mean(m["auc"] for m in tasks.values()),
+        "mean_member_auc": _mean(m["member_auc"] for m in tasks.values()),
     }
+
+
+def evaluate_checkpoint(
+    model_dir: str | Path,
+    groups_by_task: Mapping[str, Sequence[RankGroup]],
+    groups_per_batch: int = 4,
+    scores_out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Metrics per task of any checkpoint the project writes (dense, pruned or quantized, via its own loader)."""
+    from ranking.card import ModelCard
+    from ranking.labels import resolve_all
+    from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
+
+    path = Path(model_dir)
+    loaded = load_checkpoint(path, device="cpu", dtype="float32")
+    card = ModelCard.load(path)
+    labels = resolve_all(loaded.tokenizer, [card.task(t) for t in groups_by_task], loaded.vocab_size)
+    started = time.perf_counter()
+    per_task = {
+        task: score_model(
+            loaded.model, groups, labels, loaded.tokenizer.pad_token_id, groups_per_batch, f"eval {path.name}:{task}"
+        )
+        for task, groups in groups_by_task.items()
+    }
+    if scores_out is not None:
+        save_task_scores(per_task, scores_out)
+    quantized = is_quantized_checkpoint(path)
+    return {
+        **summarise(per_task),
+        "kind": "model",
+        "path": str(path),
+        # A quantized model's dequantized skeleton would count float weights it does not store.
+        "num_parameters": None if quantized else num_parameters(loaded.model),
+        "eval_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _probabilities(scores: TaskScores, kind: str) -> np.ndarray | None:
+    if kind == "log_odds":
+        return sigmoid(scores.scores)
+    if kind == "probability":
+        return np.clip(scores.scores, 0.0, 1.0)
+    return None
+
+
+def _mean(values: Any) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)

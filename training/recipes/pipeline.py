@@ -1,4 +1,4 @@
-"""The whole offline pipeline: raw ratings -> tokenizer -> teacher -> SFT and KD students -> evaluation -> report.
+"""The offline pipeline on any dataset: tokenizer -> teacher -> KD and SFT students -> evaluation.
 
 Each stage writes into its own folder under the run directory and a `done.json` when finished, so a re-run
 skips finished stages and an interrupted training stage resumes from its last checkpoint.
@@ -8,45 +8,72 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ranking.card import ModelCard
 from training.checkpoint_writer import MANIFEST_FILE, load_model, save_checkpoint, write_json
+from training.data.dataset_reader import load_dataset
 from training.data.example_builder import ExampleBuilder
-from training.data.movielens import MovieLens
 from training.data.split import ChronologicalSplit
+from training.evaluation.evaluation_table import evaluate_table
+from training.model_factory import build_model, num_parameters
+from training.objectives.objective_factory import build_objective
+from training.recipes.model_init import check_labels, check_same_vocabulary, load_init_checkpoint, prune_teacher
 from training.recipes.pipeline_config import PipelineConfig
+from training.recipes.validation import val_member_auc
+from training.tokenizer_trainer import train_tokenizer
+from training.trainer import Trainer
 
 DONE_FILE = "done.json"
+CONFIG_FILE = "pipeline_config.json"
+
+
+@dataclass(frozen=True)
+class ModelStage:
+    """One trained model of the pipeline: its folder name, whether it is the teacher, its objective."""
+
+    name: str
+    is_teacher: bool
+    objective: str  # "sft" | "kd"
+
+
+TEACHER = ModelStage("teacher", True, "sft")
 # KD first: it is the one shipped, so it is ready as early as possible.
-STUDENTS = ("student-kd", "student-sft")
-STAGES = ("tokenizer", "teacher", *STUDENTS, "evaluate")
+STUDENTS = (ModelStage("student-kd", False, "kd"), ModelStage("student-sft", False, "sft"))
+STAGES = ("tokenizer", TEACHER.name, *(s.name for s in STUDENTS), "evaluate")
 
 
 class Pipeline:
-    """Runs the stages of one PipelineConfig into `out_dir`."""
+    """Runs the stages of one PipelineConfig on the dataset in `data_dir` into `out_dir`."""
 
     def __init__(self, config: PipelineConfig, out_dir: str | Path, data_dir: str | Path) -> None:
         self.config = config
         self.out = Path(out_dir)
-        self.data = MovieLens.load(data_dir)
-        if config.max_users is not None:
-            self.data = self.data.subset(sorted(self.data.user_ratings)[: config.max_users])
+        self.data = load_dataset(data_dir)
+        if config.max_members:
+            self.data = self.data.subset(list(self.data.member_events)[: config.max_members])
+        self.tasks = list(config.tasks) or [t.name for t in self.data.spec.tasks]
+        for task in self.tasks:
+            self.data.spec.task(task)  # KeyError names the dataset's tasks
         self.split = ChronologicalSplit(self.data, config.split)
         self._examples: ExampleBuilder | None = None
 
     def run(self) -> dict[str, Any]:
-        """All stages; returns the evaluation summary (also written to evaluation.json)."""
+        """All stages; returns the evaluation summary (also written to evaluate/evaluation.json)."""
         self.out.mkdir(parents=True, exist_ok=True)
-        write_json(self.out / "pipeline_config.json", self.config.to_dict())
-        self.stage("tokenizer", self.train_tokenizer)
-        self.stage("teacher", lambda d: self.train_model(d, "teacher"))
-        for name in STUDENTS:
-            self.stage(name, lambda d, name=name: self.train_model(d, name))
+        write_json(
+            self.out / CONFIG_FILE, {**self.config.to_dict(), "tasks": self.tasks, "dataset": self.data.spec.name}
+        )
+        self.stage("tokenizer", self.prepare_tokenizer)
+        for model_stage in (TEACHER, *STUDENTS):
+            self.train_stage(model_stage)
         self.stage("evaluate", self.evaluate)
         return json.loads((self.out / "evaluate" / "evaluation.json").read_text())
 
-    def stage(self, name: str, fn) -> None:
+    def stage(self, name: str, fn: Callable[[Path], None]) -> None:
         """Run `fn(stage_dir)` unless the stage is done; record its wall time."""
         stage_dir = self.out / name
         if (stage_dir / DONE_FILE).exists():
@@ -57,6 +84,9 @@ class Pipeline:
         fn(stage_dir)
         write_json(stage_dir / DONE_FILE, {"wall_seconds": round(time.perf_counter() - started, 1)})
 
+    def train_stage(self, model_stage: ModelStage) -> None:
+        self.stage(model_stage.name, lambda d: self.train_model(d, model_stage))
+
     def timings(self) -> dict[str, float]:
         """Wall seconds of every finished stage (of the run that finished it), in pipeline order."""
         out = {}
@@ -66,83 +96,105 @@ class Pipeline:
                 out[name] = json.loads(path.read_text())["wall_seconds"]
         return out
 
-    def train_tokenizer(self, stage_dir: Path) -> None:
-        from training.tokenizer_trainer import train_tokenizer
+    def prepare_tokenizer(self, stage_dir: Path) -> None:
+        """An init checkpoint's own tokenizer (teacher's first), else a BPE trained on the train period."""
+        source = self.config.init.teacher or self.config.init.student_checkpoint
+        if source:
+            role = "teacher" if self.config.init.teacher else "student"
+            _, tokenizer = load_init_checkpoint(source, role)
+            tokenizer.save_pretrained(str(stage_dir))
+            write_json(stage_dir / "source.json", {"from_checkpoint": source})
+        else:
+            tokenizer = train_tokenizer(self.split, self.config.tokenizer, stage_dir)
+        check_labels(tokenizer, self.data.spec.tasks, len(tokenizer), f"tokenizer of {source or 'the run'}")
 
-        train_tokenizer(self.split, self.config.tokenizer, stage_dir)
+    def tokenizer(self) -> Any:
+        from transformers import AutoTokenizer
 
-    def examples(self):
-        """The ExampleBuilder over the trained tokenizer (built once)."""
+        tokenizer = AutoTokenizer.from_pretrained(str(self.out / "tokenizer"), local_files_only=True)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer
+
+    def examples(self) -> ExampleBuilder:
+        """The ExampleBuilder over the run's tokenizer (built once)."""
         if self._examples is None:
-            from transformers import AutoTokenizer
-
-            from training.data.example_builder import ExampleBuilder
-
-            tokenizer = AutoTokenizer.from_pretrained(str(self.out / "tokenizer"), local_files_only=True)
             cfg = self.config
-            self._examples = ExampleBuilder(self.split, tokenizer, cfg.prompt, cfg.tasks, cfg.group_size)
+            self._examples = ExampleBuilder(self.split, self.tokenizer(), cfg.prompt, self.tasks, cfg.group_size)
         return self._examples
 
-    def train_model(self, stage_dir: Path, role: str) -> None:
-        """Train the teacher or a student into stage_dir/model."""
-        from ranking.card import ModelCard
-        from ranking.labels import resolve_all
-        from training.data.member_builder import MOVIELENS_INPUT
-        from training.data.movielens_tasks import movielens_task
-        from training.model_factory import build_model, num_parameters
-        from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
-        from training.trainer import Trainer
+    def initial_model(self, model_stage: ModelStage) -> tuple[Any, dict[str, Any]]:
+        """The model a stage starts from and how it was made (for the manifest)."""
+        cfg, tokenizer = self.config, self.examples().builder.tokenizer
+        path = cfg.init.teacher if model_stage.is_teacher else cfg.init.student_checkpoint
+        if path:
+            model, own_tokenizer = load_init_checkpoint(path, "teacher" if model_stage.is_teacher else "student")
+            check_same_vocabulary(tokenizer, own_tokenizer)
+            return model, {"from": "checkpoint", "path": path}
+        if not model_stage.is_teacher and cfg.init.student == "prune-teacher":
+            teacher = load_model(self.out / TEACHER.name / "model")[0]
+            model, report = prune_teacher(teacher, self.examples(), cfg.prune, cfg.seed)
+            return model, {"from": "prune-teacher", "prune": cfg.prune.__dict__, "layers": len(report["layers"])}
+        shape = cfg.teacher if model_stage.is_teacher else cfg.student
+        return build_model(shape, tokenizer, cfg.seed), {"from": "scratch", "model_config": shape.to_dict()}
 
-        cfg = self.config
-        examples = self.examples()
-        tokenizer = examples.builder.tokenizer
-        shape = cfg.teacher if role == "teacher" else cfg.student
-        train_cfg = cfg.teacher_train if role == "teacher" else cfg.student_train
-        model = build_model(shape, tokenizer, cfg.seed)
-        teacher = None
-        if role == "student-kd":
-            d = cfg.distill
-            teacher = load_model(self.out / "teacher" / "model")[0]
-            loss: Any = RecSysDistillationLoss(
-                d.label_kd_weight, d.label_ce_weight, d.sequence_weight, d.divergence, d.beta, d.temperature
-            )
-        else:
-            weight = cfg.teacher_sequence_weight if role == "teacher" else cfg.distill.sequence_weight
-            loss = SupervisedRankingLoss(weight)
-        tasks = tuple(movielens_task(t).task for t in cfg.tasks)
-        labels = resolve_all(tokenizer, tasks, len(tokenizer))
-        trainer = Trainer(model, examples, labels, tokenizer.pad_token_id, train_cfg, stage_dir, loss, teacher)
-        seconds = trainer.run(description=role)
-        model_name = f"movielens-{cfg.name}-{role}"
+    def train_model(self, stage_dir: Path, model_stage: ModelStage) -> None:
+        """Train one model into stage_dir/model; with val checks on, the best checkpoint by val is kept."""
+        cfg, examples = self.config, self.examples()
+        tokenizer: Any = examples.builder.tokenizer
+        model, init = self.initial_model(model_stage)
+        tasks = tuple(self.data.spec.task(t) for t in self.tasks)
+        labels = check_labels(tokenizer, tasks, model.get_output_embeddings().weight.shape[0], model_stage.name)
+        teacher = load_model(self.out / TEACHER.name / "model")[0] if model_stage.objective == "kd" else None
+        weight = cfg.teacher_sequence_weight if model_stage.is_teacher else cfg.distill.sequence_weight
+        loss = build_objective(model_stage.objective, cfg.distill, weight)
+        train_cfg = cfg.teacher_train if model_stage.is_teacher else cfg.student_train
+        validator = val_member_auc(self.split, tokenizer, cfg.prompt, self.tasks, labels, cfg.val)
+        trainer = Trainer(
+            model, examples, labels, tokenizer.pad_token_id, train_cfg, stage_dir, loss, teacher,
+            validator=validator, validate_every=cfg.val.every,
+        )  # fmt: skip
+        seconds = trainer.run(description=model_stage.name)
+        name = f"{self.data.spec.name}-{cfg.name}-{model_stage.name}"
         manifest = {
-            "model_name": f"movielens-{cfg.name}-{role}",
-            "role": role,
+            "model_name": name,
+            "stage": model_stage.name,
             "data": {
-                "dataset": "MovieLens ml-latest-small (GroupLens; Harper & Konstan 2015)",
+                "dataset": self.data.spec.name,
+                "licence": self.data.spec.licence,
                 "sha256": self.data.checksums,
-                "num_ratings": self.data.num_ratings,
+                "num_interactions": self.data.num_interactions,
             },
             "split": cfg.split.__dict__,
-            "model_config": shape.to_dict(),
+            "init": init,
+            "model_config": model.config.to_dict(),
             "num_parameters": num_parameters(model),
             "train_config": train_cfg.to_dict(),
             "objective": type(loss).__name__,
-            "distill": cfg.distill.__dict__ if role == "student-kd" else None,
+            "distill": cfg.distill.__dict__ if model_stage.objective == "kd" else None,
+            "best_val": trainer.best(),
             "seed": cfg.seed,
             "train_seconds": round(seconds, 1),
             "teacher_forward_seconds": round(trainer.teacher_seconds, 1) if teacher is not None else None,
             "metrics": None,
         }
-        card = ModelCard(model_name, tasks, cfg.prompt, MOVIELENS_INPUT)
+        card = ModelCard(name, tasks, cfg.prompt, self.data.spec.input_contract)
         save_checkpoint(model, tokenizer, stage_dir / "model", card, manifest)
 
     def evaluate(self, stage_dir: Path) -> None:
-        """Test-period AUCs of the baselines and every trained model; fills each model's manifest metrics."""
-        from training.evaluation.evaluation_run import evaluate_run
-
-        summary = evaluate_run(self, stage_dir)
-        for role in ("teacher", *STUDENTS):
-            path = self.out / role / "model" / MANIFEST_FILE
-            manifest = json.loads(path.read_text())
-            manifest["metrics"] = summary["models"][role]
-            write_json(path, manifest)
+        """Test-period metrics of the baselines and every trained model; fills each model's manifest metrics."""
+        models = {s.name: self.out / s.name / "model" for s in (TEACHER, *STUDENTS)}
+        table = evaluate_table(self.split, models, self.tasks, stage_dir, "test", self.config.eval_groups_per_batch)
+        summary = {
+            "config": self.config.name,
+            "dataset": self.data.spec.name,
+            "licence": self.data.spec.licence,
+            "is_plumbing_check": self.config.is_plumbing_check,
+            "metric": "global ROC AUC on the test period, mean over tasks",
+            **table,
+        }
+        write_json(stage_dir / "evaluation.json", summary)
+        for name, path in models.items():
+            manifest = json.loads((path / MANIFEST_FILE).read_text())
+            manifest["metrics"] = summary["models"][name]
+            write_json(path / MANIFEST_FILE, manifest)

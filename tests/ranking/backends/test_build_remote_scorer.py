@@ -7,9 +7,20 @@ import time
 
 import pytest
 
-from ranking.backends import build_remote_scorer
+from ranking.backends import RemoteBackendConfig, build_remote_scorer
+from ranking.backends.remote_scorer import PrefixWarmup
+from ranking.backends.sglang_scorer import SGLangConfig
+from ranking.backends.vllm_scorer import VLLMConfig
+from ranking.routing.health_checker import HealthCheckerConfig
+from ranking.routing.routed_scorer import RoutedScorerConfig
 from ranking.scorer import ScoreBatch, ScorerUnavailableError
 from tests.ranking.backends.fake_engine import FakeEngineServer, fake_logprob, free_port
+
+NO_WARMUP = RemoteBackendConfig(
+    sglang=SGLangConfig(warmup=PrefixWarmup.NEVER), vllm=VLLMConfig(warmup=PrefixWarmup.NEVER)
+)
+FAST_HEALTH = RemoteBackendConfig(health=HealthCheckerConfig(interval_s=0.2))
+ONE_SECOND = RemoteBackendConfig(routing=RoutedScorerConfig(default_timeout_s=1.0))
 
 
 def batch(member: str, timeout_s: float = 3.0) -> ScoreBatch:
@@ -23,7 +34,7 @@ def test_routes_members_to_replicas_and_scores(backend):
     try:
 
         async def go():
-            scorer = build_remote_scorer(backend, [s.url for s in servers], None, 5.0, "tiny", warmup="never")
+            scorer = build_remote_scorer(backend, [s.url for s in servers], None, "tiny", NO_WARMUP)
             await scorer.start()
             try:
                 return [await scorer.score(batch(f"m{i}")) for i in range(20)]
@@ -46,7 +57,7 @@ def test_killing_a_replica_under_load_keeps_answering():
         s.engine.delay_s = 0.005
 
     async def go():
-        scorer = build_remote_scorer("vllm", [s.url for s in servers], None, 5.0, "tiny", health_interval_s=0.2)
+        scorer = build_remote_scorer("vllm", [s.url for s in servers], None, "tiny", FAST_HEALTH)
         await scorer.start()
         ok = failed = 0
         sem = asyncio.Semaphore(8)
@@ -88,14 +99,14 @@ def test_killing_a_replica_under_load_keeps_answering():
 
 def test_no_endpoints_is_a_clear_error():
     with pytest.raises(ValueError, match="SLMRANK_ENGINE_URLS"):
-        build_remote_scorer("vllm", [], None, 5.0, "tiny")
+        build_remote_scorer("vllm", [], None, "tiny")
     with pytest.raises(ValueError, match="backend"):
-        build_remote_scorer("tgi", ["http://x:1"], None, 5.0, "tiny")
+        build_remote_scorer("tgi", ["http://x:1"], None, "tiny")
 
 
 def test_all_replicas_down_is_unavailable():
     async def go():
-        scorer = build_remote_scorer("sglang", [f"http://127.0.0.1:{free_port()}"], None, 1.0, "tiny")
+        scorer = build_remote_scorer("sglang", [f"http://127.0.0.1:{free_port()}"], None, "tiny", ONE_SECOND)
         await scorer.start()
         try:
             assert not scorer.is_ready()

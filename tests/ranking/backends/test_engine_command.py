@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from compression.quantize import SCHEMES, QuantizeConfig
 from ranking.backends.engine_command import is_fp8_checkpoint, sglang_command, vllm_cpu_command
 
 CONTRACT = (
@@ -42,6 +43,17 @@ def test_prequantized_fp8_checkpoint_gets_no_quantization_flag(tmp_path, quant):
     model = checkpoint(tmp_path, quant)
     assert is_fp8_checkpoint(model)
     assert "--quantization" not in sglang_command(model).argv
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_every_export_scheme_runs_as_stored(tmp_path, scheme):
+    """SGLang refuses `--quantization fp8` on a compressed-tensors INT8 or W4A16 checkpoint."""
+    model = checkpoint(tmp_path, QuantizeConfig(scheme=scheme).to_scheme().to_config())
+    assert "--quantization" not in sglang_command(model).argv
+
+
+def test_any_quantization_config_means_no_flag(tmp_path):
+    assert "--quantization" not in sglang_command(checkpoint(tmp_path, {"quant_method": "awq"})).argv
 
 
 def test_int8_compressed_tensors_is_not_fp8(tmp_path):

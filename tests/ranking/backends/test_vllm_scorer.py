@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ranking.backends.engine_client import EngineProtocolError
-from ranking.backends.vllm_scorer import VLLMApi, VLLMConfig, VLLMScorer
+from ranking.backends.vllm_scorer import VLLMApi, VLLMConfig, VLLMScorer, VLLMVersionError
 from ranking.routing.routed_scorer import NonRetryableScorerError
 from ranking.scorer import ScoreBatch, ScorerOverloadedError, ScorerTimeoutError, ScorerUnavailableError
 from tests.ranking.backends.fake_engine import fake_logprob, free_port
@@ -114,3 +114,10 @@ def test_timeout_is_a_scorer_timeout(fake_server):
 
     with pytest.raises(ScorerTimeoutError):
         asyncio.run(go())
+
+
+def test_a_server_that_ignores_logprob_token_ids_is_named_with_the_minimum_version(fake_server, caplog):
+    fake_server.engine.fault = "old_vllm"
+    with pytest.raises(VLLMVersionError, match=r"vLLM 0\.26\.0"):
+        score(fake_server.url, VLLMConfig())
+    assert "0.26.0" in caplog.text

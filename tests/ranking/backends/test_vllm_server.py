@@ -12,11 +12,12 @@ import time
 
 import pytest
 
-from ranking.backends import build_remote_scorer
+from ranking.backends import RemoteBackendConfig, build_remote_scorer
 from ranking.backends.vllm_scorer import VLLMApi, VLLMConfig, VLLMScorer
 from ranking.card import ModelCard
 from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
+from ranking.routing.routed_scorer import RoutedScorerConfig
 from ranking.scorer import ScoreBatch
 from tests.tiny_checkpoint import TASKS
 
@@ -105,7 +106,9 @@ def test_routed_scorer_over_the_real_server(vllm_url, loaded):
     batch = member_batch(loaded, seed=3)
 
     async def go():
-        scorer = build_remote_scorer("vllm", [vllm_url], None, 30.0, "tiny")
+        scorer = build_remote_scorer(
+            "vllm", [vllm_url], None, "tiny", RemoteBackendConfig(routing=RoutedScorerConfig(default_timeout_s=30.0))
+        )
         await scorer.start()
         try:
             assert scorer.is_ready()

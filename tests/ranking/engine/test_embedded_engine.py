@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import random
 import threading
 import time
@@ -169,6 +170,61 @@ class BlockedForward:
         self.entered.set()
         self.release.wait(10)
         return self.inner(items)
+
+
+def test_an_abandoned_request_is_dropped_without_an_unretrieved_future(tiny_loaded, rng) -> None:
+    async def go():
+        vocab = tiny_loaded.vocab_size
+        loop_errors: list[dict] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: loop_errors.append(ctx))
+        engine = await started(tiny_loaded, max_batch_requests=1)
+        blocked = BlockedForward(engine)
+        first = asyncio.ensure_future(engine.score(make_batch(rng, vocab, 10, (2,))))
+        await asyncio.to_thread(blocked.entered.wait, 10)
+        late = make_batch(rng, vocab, 10, (2,))
+        waiting = asyncio.ensure_future(
+            engine.score(ScoreBatch(late.prefix_ids, late.suffix_ids, LABELS, deadline=time.monotonic() + 0.05))
+        )
+        await asyncio.sleep(0)
+        queued = engine.scheduler.waiting[0]
+        with pytest.raises(ScorerTimeoutError):
+            await waiting
+        assert queued.future.cancelled()  # the worker's late ScorerTimeoutError is discarded, not left unread
+        blocked.release.set()
+        await first
+        await asyncio.sleep(0.05)
+        del queued, waiting
+        gc.collect()
+        assert not [c for c in loop_errors if "never retrieved" in c.get("message", "")]
+        await engine.close()
+
+    run(go())
+
+
+def test_queued_work_that_cannot_meet_its_deadline_is_dropped_not_computed(tiny_loaded, rng) -> None:
+    async def go():
+        vocab = tiny_loaded.vocab_size
+        engine = await started(tiny_loaded, max_batch_requests=1)
+        blocked = BlockedForward(engine)
+        first = asyncio.ensure_future(engine.score(make_batch(rng, vocab, 10, (2,))))
+        await asyncio.to_thread(blocked.entered.wait, 10)
+        engine._step_s = 30.0  # as if one step took 30 s: a request due in 5 s cannot make it
+        late = make_batch(rng, vocab, 10, (2,))
+        hopeless = ScoreBatch(late.prefix_ids, late.suffix_ids, LABELS, deadline=time.monotonic() + 5)
+        waiting = asyncio.ensure_future(engine.score(hopeless))
+        await asyncio.sleep(0)
+        passes = metric(engine, "forward_passes_total")
+        blocked.release.set()
+        await first
+        started_at = time.monotonic()
+        with pytest.raises(ScorerTimeoutError):
+            await waiting
+        assert time.monotonic() - started_at < 4  # answered at once, not at its deadline
+        assert metric(engine, "dropped_requests_total") == 1
+        assert metric(engine, "forward_passes_total") == passes + 1  # only `first` ran
+        await engine.close()
+
+    run(go())
 
 
 def test_queue_full_and_deadlines(tiny_loaded, rng) -> None:

@@ -11,9 +11,11 @@ from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig
 from tests.tiny_checkpoint import TASKS
 from tests.training.conftest import synthetic_movielens
+from training.data.dataset import Dataset
 from training.data.example_builder import ExampleBuilder
-from training.data.member_builder import profile_from_ratings
 from training.data.movielens import MovieLens
+from training.data.movielens_converter import movielens_dataset
+from training.data.movielens_profile import profile_from_ratings
 from training.data.movielens_tasks import movielens_task
 from training.data.split import ChronologicalSplit
 
@@ -28,7 +30,7 @@ def examples(split, tokenizer) -> ExampleBuilder:
 def request_member(user_id: int, history, profile_ratings, movies) -> Member:
     """The Member as a client's JSON request would carry it (what the service's /rank builds)."""
     body = {
-        "id": f"u{user_id}",
+        "id": str(user_id),
         "profile": profile_from_ratings(profile_ratings, movies),
         "history": [
             {"item": movies[r.movie_id].text, "action": f"rated {r.rating:.1f}", "timestamp": r.timestamp}
@@ -38,29 +40,33 @@ def request_member(user_id: int, history, profile_ratings, movies) -> Member:
     return Member(body["id"], body["profile"], tuple(Interaction(**h) for h in body["history"]))
 
 
-def test_training_prompt_equals_service_prompt(examples: ExampleBuilder, split, tokenizer) -> None:
-    periods = split.members[3]
-    group = examples.train_group(3, 6, "love")
-    before = periods.ratings[:6]
-    member = request_member(3, before, before, split.movies)
-    cands = [Candidate(str(r.movie_id), split.movies[r.movie_id].text) for r in periods.ratings[6:10]]
+def before_second(ratings, index: int):
+    """The ratings a profile snapshot at ratings[index]'s second summarises: those strictly before that second."""
+    return [r for r in ratings if r.timestamp < ratings[index].timestamp]
+
+
+def test_training_prompt_equals_service_prompt(examples: ExampleBuilder, movielens, tokenizer) -> None:
+    ratings = movielens.user_ratings[3]
+    group = examples.train_group("3", 6, "love")
+    member = request_member(3, ratings[:6], before_second(ratings, 6), movielens.movies)
+    cands = [Candidate(str(r.movie_id), movielens.movies[r.movie_id].text) for r in ratings[6:10]]
     served = PromptBuilder(tokenizer, CONFIG).build(member, cands, TASKS["love"])
     assert group.prefix_ids == served.prefix_ids
     assert group.suffix_ids == served.suffix_ids
-    assert group.labels == tuple(movielens_task("love").is_positive(r.rating) for r in periods.ratings[6:10])
+    assert group.labels == tuple(movielens_task("love").is_positive(r.rating) for r in ratings[6:10])
 
 
-def test_eval_prompt_equals_service_prompt(examples: ExampleBuilder, split, tokenizer) -> None:
-    groups = [g for g in examples.eval_groups("test", "like") if g.user_id == 2]
-    periods = split.members[2]
-    member = request_member(2, periods.ratings[: periods.test_start], periods.train, split.movies)
-    cands = [Candidate(str(r.movie_id), split.movies[r.movie_id].text) for r in periods.test]
+def test_eval_prompt_equals_service_prompt(examples: ExampleBuilder, movielens, split, tokenizer) -> None:
+    groups = [g for g in examples.eval_groups("test", "like") if g.member_id == "2"]
+    ratings, test_start = movielens.user_ratings[2], split.members["2"].test_start
+    member = request_member(2, ratings[:test_start], before_second(ratings, test_start), movielens.movies)
+    cands = [Candidate(str(r.movie_id), movielens.movies[r.movie_id].text) for r in ratings[test_start:]]
     served = PromptBuilder(tokenizer, CONFIG).build(member, cands, TASKS["like"])
     assert groups[0].prefix_ids == served.prefix_ids
     assert tuple(s for g in groups for s in g.suffix_ids) == served.suffix_ids
 
 
-def with_future_changed(data: MovieLens, user_id: int, start: int) -> MovieLens:
+def with_future_changed(data: MovieLens, user_id: int, start: int) -> Dataset:
     """The same data but user_id's ratings from index `start` on flipped (5.5 - r) and shifted later."""
     ratings = []
     for u, rs in data.user_ratings.items():
@@ -68,35 +74,35 @@ def with_future_changed(data: MovieLens, user_id: int, start: int) -> MovieLens:
             if u == user_id and i >= start:
                 r = dataclasses.replace(r, rating=5.5 - r.rating, timestamp=r.timestamp + 10**6)
             ratings.append(r)
-    return MovieLens(data.movies, ratings, data.checksums)
+    return movielens_dataset(MovieLens(data.movies, ratings, data.checksums))
 
 
 def test_training_prefix_never_sees_its_targets_or_later(movielens, tokenizer) -> None:
     cutoff = 7
-    a = ExampleBuilder(ChronologicalSplit(movielens), tokenizer, CONFIG, ["like"], group_size=4)
+    a = ExampleBuilder(ChronologicalSplit(movielens_dataset(movielens)), tokenizer, CONFIG, ["like"], group_size=4)
     b = ExampleBuilder(ChronologicalSplit(with_future_changed(movielens, 5, cutoff)), tokenizer, CONFIG, ["like"], 4)
-    ga, gb = a.train_group(5, cutoff, "like"), b.train_group(5, cutoff, "like")
+    ga, gb = a.train_group("5", cutoff, "like"), b.train_group("5", cutoff, "like")
     assert ga.prefix_ids == gb.prefix_ids  # history and profile come from before the cutoff only
-    assert ga.ratings != gb.ratings
+    assert ga.labels != gb.labels  # ...while the targets themselves did change
 
 
-def test_eval_profile_comes_from_train_period_only(movielens, tokenizer) -> None:
-    split = ChronologicalSplit(movielens)
-    val_start = split.members[4].val_start
-    # Changing val and test ratings must not move the test prompt's profile; the val ratings remain history.
+def test_test_profile_never_sees_the_test_period(movielens, tokenizer) -> None:
+    split = ChronologicalSplit(movielens_dataset(movielens))
+    test_start = split.members["4"].test_start
     changed = ExampleBuilder(
-        ChronologicalSplit(with_future_changed(movielens, 4, val_start)), tokenizer, CONFIG, ["like"]
+        ChronologicalSplit(with_future_changed(movielens, 4, test_start)), tokenizer, CONFIG, ["like"]
     )
-    member = changed.member_for(changed.split.members[4], "test")
-    assert member.profile == profile_from_ratings(split.members[4].train, movielens.movies)
-    assert len(member.history) == split.members[4].test_start
+    member = changed.member_for(changed.split.members["4"], "test")
+    ratings = movielens.user_ratings[4]
+    assert member.profile == profile_from_ratings(before_second(ratings, test_start), movielens.movies)
+    assert len(member.history) == test_start
 
 
 def test_test_prompts_show_only_the_past(examples: ExampleBuilder, split) -> None:
     for periods in split.members.values():
         member = examples.member_for(periods, "test")
         last_shown = max(h.timestamp for h in member.history)
-        assert all(r.timestamp >= last_shown for r in periods.test)
+        assert all(e.timestamp >= last_shown for e in periods.test)
 
 
 def test_train_groups_are_seeded(examples: ExampleBuilder) -> None:
@@ -108,7 +114,12 @@ def test_train_groups_are_seeded(examples: ExampleBuilder) -> None:
 
 def test_cutoff_outside_train_is_rejected(examples: ExampleBuilder, split) -> None:
     with pytest.raises(ValueError):
-        examples.train_group(1, split.members[1].val_start, "like")
+        examples.train_group("1", split.members["1"].val_start, "like")
+
+
+def test_unknown_task_names_the_dataset_tasks(split, tokenizer) -> None:
+    with pytest.raises(KeyError, match="like"):
+        ExampleBuilder(split, tokenizer, CONFIG, ["hired"])
 
 
 def test_labels_single_tokens(tokenizer) -> None:

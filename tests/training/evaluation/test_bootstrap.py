@@ -14,12 +14,12 @@ def task_scores(rng: np.random.Generator, num_members: int, signal: float) -> Ta
     members = np.repeat(np.arange(num_members), rng.integers(2, 8, num_members))
     labels = rng.random(members.size) < 0.4
     scores = signal * labels + rng.normal(size=members.size)
-    movies = np.arange(members.size)
+    movies = np.arange(members.size).astype(str)
     return TaskScores(members, movies, scores, labels)
 
 
 def with_scores(ts: TaskScores, scores: np.ndarray) -> TaskScores:
-    return TaskScores(ts.member_ids, ts.movie_ids, scores, ts.labels)
+    return TaskScores(ts.member_ids, ts.item_ids, scores, ts.labels)
 
 
 def loop_reference(ref: dict[str, TaskScores], new: dict[str, TaskScores], num: int, seed: int) -> list[float]:
@@ -71,7 +71,7 @@ def test_a_clearly_worse_model_excludes_zero() -> None:
 def test_pairing_needs_the_same_candidates() -> None:
     rng = np.random.default_rng(3)
     a = task_scores(rng, 10, 1.0)
-    b = TaskScores(a.member_ids, a.movie_ids[::-1].copy(), a.scores, a.labels)
+    b = TaskScores(a.member_ids, a.item_ids[::-1].copy(), a.scores, a.labels)
     with pytest.raises(ValueError, match="same candidates"):
         paired_auc_delta({"like": a}, {"like": b})
     with pytest.raises(ValueError, match="tasks differ"):

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from ranking.card import ModelCard
+from training.data.movielens_converter import convert
+from training.recipes.config_loader import load_config
 from training.recipes.pipeline import Pipeline
-from training.recipes.pipeline_config import SMOKE, get_config
 
-ROOT = Path(__file__).resolve().parents[3]
-DATA = ROOT / "data" / "movielens-latest-small"
+SMOKE = load_config("smoke")
 
 
 @pytest.mark.slow
@@ -24,7 +24,8 @@ def test_smoke_pipeline_produces_loadable_checkpoints(tmp_path: Path) -> None:
     from training.shipper import ship
 
     torch.set_num_threads(1)
-    pipeline = Pipeline(SMOKE, tmp_path / "run", DATA)
+    data = convert(tmp_path / "movielens")
+    pipeline = Pipeline(SMOKE, tmp_path / "run", data)
     summary = pipeline.run()
     assert {"popularity", "user+item bias", "teacher", "student-kd", "student-sft"} <= set(summary["models"])
     for m in summary["models"].values():
@@ -43,17 +44,14 @@ def test_smoke_pipeline_produces_loadable_checkpoints(tmp_path: Path) -> None:
     assert ModelCard.load(shipped).prompt == SMOKE.prompt
     manifest = json.loads((shipped / "manifest.json").read_text())
     assert manifest["metrics"]["mean_auc"] == summary["models"]["student-kd"]["mean_auc"]
-    assert len(manifest["data"]["sha256"]["ratings.csv"]) == 64
+    assert len(manifest["data"]["sha256"]["interactions.jsonl"]) == 64
     assert "Harper" in (shipped / "README.md").read_text()
 
     # A second run finds every stage done and returns the same summary without retraining.
-    again = Pipeline(SMOKE, tmp_path / "run", DATA).run()
+    again = Pipeline(SMOKE, tmp_path / "run", data).run()
     assert again == summary
 
 
-def test_configs_are_named_and_frozen() -> None:
-    assert get_config("demo").name == "demo"
-    with pytest.raises(KeyError, match="known"):
-        get_config("huge")
+def test_configs_are_frozen() -> None:
     with pytest.raises(AttributeError):
         SMOKE.name = "x"  # type: ignore[misc]

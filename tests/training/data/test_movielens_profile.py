@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from training.data.member_builder import build_member, profile_from_ratings, rating_action
+import numpy as np
+
 from training.data.movielens import Movie, Rating
+from training.data.movielens_profile import ProfileAccumulator, profile_from_ratings, rating_action
 
 MOVIES = {
     1: Movie(1, "Heat (1995)", ("Action", "Crime", "Thriller")),
@@ -26,10 +28,19 @@ def test_empty_profile() -> None:
     assert profile_from_ratings([], MOVIES)["ratings"] == "0"
 
 
-def test_member_history_lines() -> None:
-    ratings = [Rating(7, 1, 4.5, 10), Rating(7, 2, 3.0, 11)]
-    member = build_member(7, ratings, ratings[:1], MOVIES, max_history=1)
-    assert member.id == "u7"
-    assert [h.item for h in member.history] == ["Toy Story (1995) | Animation|Comedy"]
-    assert member.history[0].action == "rated 3.0" == rating_action(3.0)
-    assert member.profile["ratings"] == "1"
+def test_rating_action() -> None:
+    assert rating_action(3.0) == "rated 3.0"
+
+
+def test_accumulator_matches_the_profile_of_every_prefix(movielens) -> None:
+    for ratings in list(movielens.user_ratings.values())[:3]:
+        acc = ProfileAccumulator(movielens.movies)
+        for i, r in enumerate(ratings):
+            assert acc.profile() == profile_from_ratings(ratings[:i], movielens.movies)
+            acc.add(r)
+
+
+def test_profile_with_nothing_liked_uses_all_ratings() -> None:
+    ratings = [Rating(7, 2, 2.0, 10), Rating(7, 2, 1.0, 11)]
+    assert profile_from_ratings(ratings, MOVIES)["favourite genres"] == "Animation, Comedy"
+    assert np.isclose(float(profile_from_ratings(ratings, MOVIES)["average rating"]), 1.5)

@@ -1,0 +1,65 @@
+"""Baseline (c) of bench/prefill_shapes.py: a real vLLM CPU server (.venv-vllm, prefix caching on) on the same random
+checkpoint and the same token ids, scored through the gateway's own vLLM client (label log-probs out)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ranking.backends.engine_command import vllm_cpu_command
+from ranking.backends.engine_process import EngineProcess
+from ranking.backends.remote_scorer import PrefixWarmup
+from ranking.backends.vllm_scorer import VLLMConfig, VLLMScorer
+
+REPO = Path(__file__).resolve().parents[1]
+VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
+
+
+def word_level_tokenizer(vocab_size: int) -> Any:
+    """A tokenizer with exactly `vocab_size` ids (prompts are ids already; vLLM only needs one of the right size)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {f"t{i}": i for i in range(vocab_size)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="t0"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="t0", bos_token="t1", eos_token="t2")
+
+
+def save_for_vllm(model: nn.Module, out: Path) -> Path:
+    """The random model as a save_pretrained directory with a tokenizer of its vocabulary size."""
+    model.save_pretrained(out)
+    word_level_tokenizer(model.config.vocab_size).save_pretrained(out)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_vllm(model_dir: Path, work: Path, dtype: str, max_model_len: int, kv_cache_gib: int) -> EngineProcess:
+    """vLLM's OpenAI server on CPU cores 0-1 with prefix caching, waiting until it answers."""
+    if not VLLM_PYTHON.exists():
+        raise SystemExit("error: .venv-vllm missing; run `make vllm-venv` (scripts/vllm_cpu.sh)")
+    port = free_port()
+    command = vllm_cpu_command(
+        model_dir,
+        "bench",
+        port=port,
+        python=str(VLLM_PYTHON),
+        dtype=dtype,
+        kv_cache_gib=kv_cache_gib,
+        work_dir=work,
+        max_model_len=max_model_len,
+    )
+    return EngineProcess(command, f"http://127.0.0.1:{port}", work / "vllm.log").start(timeout_s=600)
+
+
+def vllm_scorer(server: EngineProcess) -> VLLMScorer:
+    """The gateway's client, sending the prefix alone first for members the replica has not seen (its best mode)."""
+    return VLLMScorer(server.base_url, VLLMConfig(warmup=PrefixWarmup.NEW, model_name="bench"))

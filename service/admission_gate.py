@@ -1,0 +1,57 @@
+"""ASGI middleware: admission control before a scoring request's body is read, and the drain after SIGTERM.
+
+Work that cannot be served in time is refused at once (503 `overloaded` + Retry-After) instead of being parsed,
+tokenised and queued only to miss its deadline: under overload the admitted requests keep their latency and the
+rest learn within a millisecond that they should retry elsewhere. Sheds are counted in metrics, never logged.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.raw_error import send_error
+from service.state import ServiceState
+
+SCORING_PATHS = frozenset({"/rank", "/v1/rerank"})
+
+
+class AdmissionGate:
+    """At most `state.settings.max_in_flight` scoring requests at once; `Connection: close` while draining."""
+
+    def __init__(self, app: ASGIApp, state: ServiceState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = self._closing_when_draining(send)
+        if scope["path"] not in SCORING_PATHS:
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        if state.num_admitted >= state.settings.max_in_flight:
+            state.metrics.shed.labels(reason="in_flight").inc()
+            state.metrics.errors.labels(reason="overloaded").inc()
+            await send_error(send, 503, "overloaded", "the service is at capacity; retry shortly", (), _RETRY)
+            return
+        state.num_admitted += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            state.num_admitted -= 1
+
+    def _closing_when_draining(self, send: Send) -> Send:
+        """Add `Connection: close` to a response started once the drain has begun."""
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.state.is_draining:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        return wrapped
+
+
+_RETRY = [(b"retry-after", b"1")]

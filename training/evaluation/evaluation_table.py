@@ -1,0 +1,107 @@
+"""Baselines and checkpoints scored on one period of one dataset: the table behind `slmrank evaluate` and reports.
+
+Each model's result (and every candidate's score, for paired intervals) is written as soon as it is finished,
+and a model that fails to load or score is recorded with its error instead of losing the rows before it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from training.checkpoint_writer import write_json
+from training.data.example_builder import ExampleBuilder, RankGroup
+from training.data.split import ChronologicalSplit
+from training.evaluation.baselines import BiasBaseline, PopularityBaseline
+from training.evaluation.evaluator import evaluate_checkpoint, save_task_scores, score_baseline, summarise
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+def eval_groups(
+    split: ChronologicalSplit, model_dir: Path, tasks: Sequence[str], period: str
+) -> dict[str, list[RankGroup]]:
+    """The period's groups per task, tokenized with the checkpoint's own tokenizer and prompt budgets."""
+    from transformers import AutoTokenizer
+
+    from ranking.card import ModelCard
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    examples = ExampleBuilder(split, tokenizer, ModelCard.load(model_dir).prompt, tasks)
+    return {t: examples.eval_groups(period, t) for t in tasks}
+
+
+def evaluate_table(
+    split: ChronologicalSplit,
+    models: Mapping[str, Path],
+    tasks: Sequence[str],
+    out_dir: Path,
+    period: str = "test",
+    groups_per_batch: int = 4,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> dict[str, Any]:
+    """{"models": {name: result}} for the baselines and every model; each result is written to out_dir/<name>.json
+    as it finishes and, with `use_cache` (a resumed pipeline run), read back instead of recomputed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    for name, result in baseline_results(split, tasks, period, out_dir).items():
+        results[name] = result
+        if progress is not None:
+            progress(name, result)
+    for name, model_dir in models.items():
+        cache = out_dir / f"{safe_name(name)}.json"
+        if use_cache and cache.exists():
+            results[name] = json.loads(cache.read_text())
+        else:
+            results[name] = model_result(split, model_dir, tasks, period, cache, groups_per_batch)
+        if progress is not None:
+            progress(name, results[name])
+    return {"period": period, "tasks": list(tasks), "models": results}
+
+
+def model_result(
+    split: ChronologicalSplit, model_dir: Path, tasks: Sequence[str], period: str, cache: Path, groups_per_batch: int
+) -> dict[str, Any]:
+    """One checkpoint's result, also written to `cache`; an error becomes {"error": ...}, not a crash."""
+    try:
+        groups = eval_groups(split, model_dir, tasks, period)
+        scores_out = cache.with_suffix(".scores.npz")
+        result = evaluate_checkpoint(model_dir, groups, groups_per_batch, scores_out)
+        result["scores"] = str(scores_out)
+    except (OSError, ValueError, KeyError, RuntimeError, ImportError) as exc:
+        return {"kind": "model", "path": str(model_dir), "error": f"{type(exc).__name__}: {exc}"}
+    write_json(cache, result)
+    return result
+
+
+def baseline_results(
+    split: ChronologicalSplit, tasks: Sequence[str], period: str, out_dir: Path | None = None
+) -> dict[str, dict[str, Any]]:
+    """Popularity and user+item bias (one per task), fitted on the train period, scored on the period."""
+    train = split.period_events("train")
+    popularity = PopularityBaseline(train)
+    per_baseline = {
+        popularity.name: ({t: score_baseline(popularity, split, period, t) for t in tasks}, "rank_score"),
+        BiasBaseline.name: (
+            {t: score_baseline(BiasBaseline(train, t), split, period, t) for t in tasks},
+            "probability",
+        ),
+    }
+    results = {}
+    for name, (per_task, kind) in per_baseline.items():
+        results[name] = {**summarise(per_task, kind), "kind": "baseline", "num_parameters": None}
+        if out_dir is not None:
+            path = out_dir / f"{safe_name(name)}.scores.npz"
+            save_task_scores(per_task, path)
+            results[name]["scores"] = str(path)
+    return results
+
+
+def safe_name(name: str) -> str:
+    """A file name for a row: letters, digits, '-', '_' and '.' kept, anything else '_'."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
