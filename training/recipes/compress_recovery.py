@@ -20,7 +20,7 @@ import numpy as np
 
 from compression.compress_config import DEFAULTS
 from training.data.example_builder import ExampleBuilder
-from training.recipes.pipeline_config import DistillConfig
+from training.objectives.distill_config import DistillConfig
 
 RECOVERIES = ("none", "kd", "sft")
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from training.checkpoint_writer import write_json
 from training.data.movielens import DEFAULT_DATA_DIR
+from training.objectives.distill_config import DistillConfig
 from training.recipes.compress_quantize import QuantizeRecipeConfig
 from training.recipes.compress_recovery import PruneRecipeConfig
 from training.recipes.compress_report import CONTROL, REFERENCE, seed_stage
-from training.recipes.pipeline_config import DistillConfig
 
 DONE_FILE = "done.json"
 RESULT_FILE = "result.json"

@@ -14,9 +14,9 @@ from ranking.prompt_builder import PromptConfig
 from training.checkpoint_writer import write_json
 from training.data.split import SplitConfig
 from training.evaluation.evaluator import load_task_scores
+from training.objectives.distill_config import DistillConfig
 from training.recipes.compress_report import SEEDS_TITLE
 from training.recipes.compress_tables import SMOKE, delta_intervals, run_compression_pipeline
-from training.recipes.pipeline_config import DistillConfig
 
 from .test_compress_recovery import PROMPT, write_tiny_checkpoint
 
