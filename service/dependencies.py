@@ -20,11 +20,9 @@ StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
 def get_gateway(state: StateDep) -> Gateway:
-    """The loaded gateway, or 503: still loading, or loaded but a model's engine cannot score (with Retry-After)."""
+    """The loaded gateway, or 503 while the models load (each request's model is checked once picked)."""
     if state.gateway is None:
         raise RequestRejectedError(503, "not_ready", "the model is still loading", retry_after_s=5)
-    if not state.gateway.is_ready():
-        raise RequestRejectedError(503, "engine_unavailable", "no engine replica is healthy", retry_after_s=2)
     return state.gateway
 
 

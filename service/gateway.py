@@ -53,14 +53,21 @@ class Gateway:
         await asyncio.gather(*(m.ranker.scorer.close() for m in self.models.values()))
 
     def pick(self, requested: str | None, member_id: str) -> tuple[ServedModel, str]:
-        """The model for a request and its variant label: the named model ('requested'), else the policy's."""
+        """The model for a request and its variant label: the named model ('requested'), else the policy's.
+
+        503 `engine_unavailable` when that model cannot score right now (its replicas down).
+        """
         if requested is not None:
             if requested not in self.models:
                 detail = ErrorDetail(field="model", message=f"unknown model; served: {', '.join(self.models)}")
                 raise RequestRejectedError(422, "invalid_request", "unknown model", [detail])
-            return self.models[requested], REQUESTED
-        name = self.policy.assign(member_id)
-        return self.models[name], name
+            served, variant = self.models[requested], REQUESTED
+        else:
+            variant = self.policy.assign(member_id)
+            served = self.models[variant]
+        if not served.ranker.scorer.is_ready():  # the other models keep serving their members
+            raise RequestRejectedError(503, "engine_unavailable", "no engine replica is healthy", retry_after_s=2)
+        return served, variant
 
     def is_ready(self) -> bool:
         """Every served model can take traffic (a request may name any of them)."""

@@ -21,9 +21,9 @@ from typing import Any
 from training.checkpoint_writer import write_json
 from training.compression_report import CONTROL, REFERENCE, seed_stage
 from training.data.movielens import DEFAULT_DATA_DIR
+from training.objectives.distill_config import DistillConfig
 from training.prune_recipe import PruneRecipeConfig
 from training.quantize_recipe import QuantizeRecipeConfig
-from training.recipes.pipeline_config import DistillConfig
 
 DONE_FILE = "done.json"
 RESULT_FILE = "result.json"

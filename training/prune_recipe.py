@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from training.data.example_builder import ExampleBuilder
-from training.recipes.pipeline_config import DistillConfig
+from training.objectives.distill_config import DistillConfig
 
 RECOVERIES = ("none", "kd", "sft")
 

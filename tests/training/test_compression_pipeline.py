@@ -16,7 +16,7 @@ from training.compression_pipeline import SMOKE, delta_intervals, run_compressio
 from training.compression_report import SEEDS_TITLE
 from training.data.split import SplitConfig
 from training.evaluation.evaluator import load_task_scores
-from training.recipes.pipeline_config import DistillConfig
+from training.objectives.distill_config import DistillConfig
 
 from .test_prune_recipe import PROMPT, write_tiny_checkpoint
 
