@@ -49,7 +49,8 @@ def check_same_vocabulary(teacher_tokenizer: Any, student_tokenizer: Any) -> Non
         differ = len(set(a.items()) ^ set(b.items()))
         raise InitError(
             f"teacher and student vocabularies differ ({len(a)} vs {len(b)} tokens, {differ} entries differ); "
-            "KD needs one tokenizer: start both from checkpoints of the same family, or the student by pruning"
+            "KD needs one tokenizer: start both from checkpoints of the same family or the student by pruning, and "
+            "give --student-init from the run's first command on (the run's tokenizer is chosen then)"
         )
 
 
