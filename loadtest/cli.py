@@ -73,7 +73,8 @@ def _common(p: argparse.ArgumentParser, is_grid: bool) -> None:
     p.add_argument(
         "--model-name",
         default=None,
-        help="model name for vLLM, or which gateway model's card to read (default: first of /v1/models)",
+        help="model name for vLLM; for the gateway, the served model every request names (its card gives the task "
+        "texts; default: none named, the gateway's variant policy picks, and the first model's card is read)",
     )
     p.add_argument(
         "--model",

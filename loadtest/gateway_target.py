@@ -15,7 +15,11 @@ class GatewayTarget(Target):
     path = "/rank"
 
     def body(self, item: WorkItem) -> dict[str, Any]:
-        return item.rank_body()
+        """`/rank`'s body; with --model-name it names that served model, else the gateway's variant policy picks."""
+        body = item.rank_body()
+        if self.model:
+            body["model"] = self.model
+        return body
 
     def parse(self, payload: Any, num_candidates: int) -> Outcome:
         ranked = payload["ranked"]

@@ -13,8 +13,8 @@ from ranking.ranker import Ranking
 from ranking.scorer import ScorerError, ScorerTimeoutError
 from service.admission import check_rank_request
 from service.dependencies import GatewayDep, StateDep
-from service.errors import scorer_error_response
-from service.gateway import Gateway
+from service.errors import RequestRejectedError, scorer_error_response
+from service.gateway import Gateway, ServedModel
 from service.schemas import ErrorResponse, RankedItem, RankRequest, RankResponse, Timing, Usage
 from service.state import ServiceState
 
@@ -76,11 +76,35 @@ async def score_ranking(req: RankRequest, state: ServiceState, gateway: Gateway,
     """Pick the model, admission checks, then rank under the request deadline, recording the request metrics."""
     served, variant = gateway.pick(req.model, req.member.id)
     ranker = served.ranker
-    settings = state.settings
-    check_rank_request(req, settings, ranker.tasks, ranker.default_task)
+    try:
+        check_rank_request(req, state.settings, ranker.tasks, ranker.default_task)
+    except RequestRejectedError as exc:  # a refused request still counts against its variant's errors
+        state.variant_metrics.requests.labels(served.name, variant, exc.code).inc()
+        raise
     task = req.task or ranker.default_task
     member, candidates = to_domain(req)
-    metrics, by_variant = state.metrics, state.variant_metrics
+    ranking = await _rank(req, state, served, variant, task, member, candidates, started)
+    by_variant = state.variant_metrics
+    by_variant.candidates.labels(served.name, variant).inc(len(candidates))
+    by_variant.prompt_tokens.labels(served.name, variant).inc(ranking.prompt_tokens)
+    by_variant.cached_tokens.labels(served.name, variant).inc(ranking.cached_tokens)
+    if gateway.shadow is not None:
+        gateway.shadow.submit(served.name, member, candidates, task, ranking)
+    return Scored(ranking, served.name, variant, task)
+
+
+async def _rank(
+    req: RankRequest,
+    state: ServiceState,
+    served: ServedModel,
+    variant: str,
+    task: str,
+    member: Member,
+    candidates: list[Candidate],
+    started: float,
+) -> Ranking:
+    """Rank under the request deadline; latency and outcome go to the service and per-variant metrics."""
+    settings, metrics = state.settings, state.metrics
     metrics.candidates.observe(len(candidates))
     status = "ok"
     metrics.in_flight.inc()
@@ -88,11 +112,11 @@ async def score_ranking(req: RankRequest, state: ServiceState, gateway: Gateway,
         deadline = time.monotonic() + settings.request_timeout_s
         # The deadline is also passed down so engines drop work nobody waits for; wait_for is the backstop.
         ranking = await asyncio.wait_for(
-            ranker.rank(member, candidates, task, req.top_n, req.score_type, deadline),
+            served.ranker.rank(member, candidates, task, req.top_n, req.score_type, deadline),
             timeout=settings.request_timeout_s + 1.0,
         )
     except TimeoutError:
-        status = "timeout"
+        status = "deadline_exceeded"
         raise ScorerTimeoutError("request deadline exceeded") from None
     except ScorerError as exc:
         status = scorer_error_response(exc)[1]
@@ -104,16 +128,11 @@ async def score_ranking(req: RankRequest, state: ServiceState, gateway: Gateway,
         elapsed = time.perf_counter() - started
         metrics.in_flight.dec()
         metrics.latency.labels(status="ok" if status == "ok" else "error").observe(elapsed)
-        by_variant.requests.labels(served.name, variant, status).inc()
-        by_variant.latency.labels(served.name, variant).observe(elapsed)
+        state.variant_metrics.requests.labels(served.name, variant, status).inc()
+        state.variant_metrics.latency.labels(served.name, variant).observe(elapsed)
     metrics.prompt_tokens.inc(ranking.prompt_tokens)
     metrics.cached_tokens.inc(ranking.cached_tokens)
-    by_variant.candidates.labels(served.name, variant).inc(len(candidates))
-    by_variant.prompt_tokens.labels(served.name, variant).inc(ranking.prompt_tokens)
-    by_variant.cached_tokens.labels(served.name, variant).inc(ranking.cached_tokens)
-    if gateway.shadow is not None:
-        gateway.shadow.submit(served.name, member, candidates, task, ranking)
-    return Scored(ranking, served.name, variant, task)
+    return ranking
 
 
 @router.post(

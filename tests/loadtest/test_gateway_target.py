@@ -36,3 +36,9 @@ def test_rank_round_trip(movielens: MovieLens) -> None:
     assert body["task"] == "like" and body["top_n"] == 5 and len(body["candidates"]) == 5
     assert set(body["member"]) == {"id", "profile", "history"}
     assert all(set(h) == {"item", "action", "timestamp"} for h in body["member"]["history"])
+
+
+def test_a_model_name_is_sent_as_the_requests_model(movielens) -> None:
+    item = Workload(movielens, WorkloadConfig(task=DEMO_TASK, k=2, context_tokens=200)).next_item()
+    assert GatewayTarget("http://x", model="canary").body(item)["model"] == "canary"
+    assert "model" not in GatewayTarget("http://x").body(item)

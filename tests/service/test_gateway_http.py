@@ -64,6 +64,7 @@ def test_two_models_split_by_weight_sticky_with_shadow_and_metrics(gateway_url: 
         first = [client.post("/rank", json=member_body(i)).json() for i in range(NUM_MEMBERS)]
         again = [client.post("/rank", json=member_body(i)).json() for i in range(0, NUM_MEMBERS, 4)]
         named = [client.post("/rank", json=member_body(i, model="candidate")).json() for i in range(8)]
+        refused = client.post("/rank", json=member_body(0, task="no-such-task"))
         time.sleep(1.0)  # shadow scorings finish off the response path
         text = client.get("/metrics").text
     # every member gets the policy's variant (the policy's split is tested on 10,000 ids) and keeps it
@@ -82,6 +83,8 @@ def test_two_models_split_by_weight_sticky_with_shadow_and_metrics(gateway_url: 
         assert metric(text, "slmrank_model_candidates_total", model=variant, variant=variant) == 2 * served
         assert metric(text, "slmrank_model_latency_seconds_count", model=variant, variant=variant) == served
     assert metric(text, "slmrank_model_requests_total", model="candidate", variant="requested") == len(named)
+    assert refused.status_code == 422  # a refused request counts as an error of its variant
+    assert metric(text, "slmrank_model_requests_total", variant=first[0]["variant"], status="invalid_request") == 1
     assert metric(text, "slmrank_model_prompt_tokens_total", variant="control") > 0
     # the shadow scored control's requests (never its own) and recorded how it compares
     shadowed = sum(r["variant"] == "control" for r in first + again)
