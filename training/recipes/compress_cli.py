@@ -125,7 +125,7 @@ def run_calibration(args: argparse.Namespace) -> int:
     return 0
 
 
-def _examples(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _examples(args: argparse.Namespace):
     """The dataset's train-period groups rendered through the checkpoint card's tasks and prompt budgets."""
     from transformers import AutoTokenizer
 
@@ -140,7 +140,7 @@ def _examples(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return ExampleBuilder(split, tokenizer, card.prompt, tuple(card.task_names), group_size=8)
 
 
-def _user_errors(handler):  # type: ignore[no-untyped-def]
+def _user_errors(handler):
     from training.cli_errors import user_errors
 
     return user_errors(handler)
