@@ -40,6 +40,7 @@ import torch
 from compute_floor import SHAPES, DecoderShape, matmul_rate, random_decoder
 from fp8_weights import to_fp8_weights
 from prefill_baselines import full_prompt_scores, prefix_reuse_scores
+from vllm_baseline import process_tree_cpu_seconds, save_for_vllm, start_vllm, vllm_scorer
 
 from ranking.engine.embedded_engine import EmbeddedEngine, EngineConfig
 from ranking.model_loader import DTYPES, LoadedModel
@@ -99,16 +100,21 @@ async def run_cell(
     if plain_tokens > args.max_plain_tokens:
         cell.skipped[MODES[0]] = f"{plain_tokens} recomputed tokens > --max-plain-tokens {args.max_plain_tokens}"
     kv_bytes = args.baseline_kv_gib * 2**30
+    server_pid = getattr(args, "vllm_pid", None)
+
+    def vllm_cpu() -> float:  # the client's CPU time plus the server's (its own processes)
+        return time.process_time() + (process_tree_cpu_seconds(server_pid) if server_pid else 0.0)
+
     for _ in range(args.members):
         batch = make_prompt(gen, loaded.vocab_size, cell.prefix_len, args.suffix_len, cell.k)
         if MODES[0] not in cell.skipped:
             cell.add(MODES[0], *timed(device, lambda b=batch: full_prompt_scores(loaded.model, b)))
         cell.add(MODES[1], *timed(device, lambda b=batch: prefix_reuse_scores(loaded.model, b, kv_bytes)))
-        for scorer, modes in ((vllm, VLLM_MODES), (engine, ENGINE_MODES)):
+        for scorer, modes, cpu_clock in ((vllm, VLLM_MODES, vllm_cpu), (engine, ENGINE_MODES, time.process_time)):
             for mode in modes if scorer is not None else ():
-                started, cpu = time.perf_counter(), time.process_time()
+                started, cpu = time.perf_counter(), cpu_clock()
                 result = await scorer.score(replace(batch, deadline=time.monotonic() + 900))
-                cell.add(mode, time.perf_counter() - started, time.process_time() - cpu, result.label_logprobs)
+                cell.add(mode, time.perf_counter() - started, cpu_clock() - cpu, result.label_logprobs)
     if vllm is None:
         cell.skipped.update({m: "no --vllm" for m in VLLM_MODES})
 
@@ -194,8 +200,6 @@ def start_vllm_baseline(engine: EmbeddedEngine, args: argparse.Namespace) -> tup
     """Saves the engine's random model and starts vLLM CPU on it (minutes: the server loads and compiles)."""
     import tempfile
 
-    from vllm_baseline import save_for_vllm, start_vllm, vllm_scorer
-
     work = Path(tempfile.mkdtemp(prefix="prefill-vllm-"))
     model_dir = save_for_vllm(engine.loaded.model, work / "model")
     max_len = max(args.prefix_lens) + args.suffix_len + 16
@@ -208,6 +212,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     engine, shape = build(args)
     await engine.start()
     server, vllm = start_vllm_baseline(engine, args) if args.vllm else (None, None)
+    args.vllm_pid = server.pid if server is not None else None
     gen = torch.Generator().manual_seed(args.seed)
     warm = Cell(min(args.prefix_lens), 1)
     await run_cell(engine, vllm, argparse.Namespace(**{**vars(args), "members": 1}), warm, gen)

@@ -3,6 +3,7 @@ checkpoint and the same token ids, scored through the gateway's own vLLM client 
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,19 @@ def start_vllm(model_dir: Path, work: Path, dtype: str, max_model_len: int, kv_c
 def vllm_scorer(server: EngineProcess) -> VLLMScorer:
     """The gateway's client, sending the prefix alone first for members the replica has not seen (its best mode)."""
     return VLLMScorer(server.base_url, VLLMConfig(warmup=PrefixWarmup.NEW, model_name="bench"))
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process and all its live descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total

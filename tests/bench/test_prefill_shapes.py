@@ -105,3 +105,4 @@ def test_dry_run_with_a_real_vllm_server_agrees(tmp_path: Path) -> None:
     vllm_rows = [r for r in rows if r["mode"].startswith("(c)")]
     assert len(vllm_rows) == 8 and not any("skipped" in r for r in vllm_rows)
     assert all(r["max_abs_diff_vs_b"] <= 1e-4 for r in vllm_rows), vllm_rows
+    assert all(r["cpu_s_per_request"] > 0 for r in vllm_rows)  # the server's own CPU time is counted
