@@ -48,6 +48,7 @@ class PruneConfig:
     neuron_multiple: int = 1  # kept neurons rounded down to a multiple (128 suits Marlin/W4A16 kernels)
     sequential: bool = False  # re-calibrate each layer on the already-pruned layers below it
     max_seq_len: int = 1024
+    solver_device: str = "auto"  # where the layer solvers run: "auto" (CUDA when available), "cpu", "cuda"
     osscar: OsscarConfig = field(default_factory=OsscarConfig)
 
     def __post_init__(self) -> None:
@@ -118,13 +119,24 @@ def select(problem: LayerProblem, num_keep: int, config: PruneConfig) -> Selecti
     return baseline_selection(problem, num_keep, config.method, refit=config.refit)
 
 
-def mlp_problem(mlp: nn.Module, gram: torch.Tensor, damp: float) -> LayerProblem:
+def solver_device(name: str) -> torch.device:
+    """`auto`: CUDA when available, else CPU; `cuda` without CUDA is refused."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"solver device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def mlp_problem(mlp: nn.Module, gram: torch.Tensor, damp: float, device: str = "cpu") -> LayerProblem:
     """down_proj's problem: one group per intermediate neuron."""
     weight = mlp.down_proj.weight.detach().T
-    return LayerProblem(gram, weight, GroupLayout(weight.shape[0], 1), damp)
+    return LayerProblem(gram, weight, GroupLayout(weight.shape[0], 1), damp, solver_device(device))
 
 
-def attention_problem(attn: nn.Module, gram: torch.Tensor, scheme: str, damp: float) -> LayerProblem:
+def attention_problem(
+    attn: nn.Module, gram: torch.Tensor, scheme: str, damp: float, device: str = "cpu"
+) -> LayerProblem:
     """o_proj's problem: a group per query head (partitioned by KV head) or per whole KV group."""
     num_heads, num_kv, head_dim = _head_counts(attn)
     weight = attn.o_proj.weight.detach().T
@@ -132,7 +144,7 @@ def attention_problem(attn: nn.Module, gram: torch.Tensor, scheme: str, damp: fl
         layout = GroupLayout(num_heads, head_dim, num_partitions=num_kv)
     else:
         layout = GroupLayout(num_kv, head_dim * (num_heads // num_kv))
-    return LayerProblem(gram, weight, layout, damp)
+    return LayerProblem(gram, weight, layout, damp, solver_device(device))
 
 
 def attention_keep_count(attn: nn.Module, sparsity: float, scheme: str) -> int:
@@ -185,7 +197,7 @@ def shrink_attention(
 
 def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
     start = time.perf_counter()
-    problem = mlp_problem(mlp, gram, config.damp)
+    problem = mlp_problem(mlp, gram, config.damp, config.solver_device)
     keep = num_kept(problem.layout.num_groups, config.mlp_sparsity, config.neuron_multiple)
     selection = select(problem, keep, config)
     shrink_mlp(mlp, selection.kept, selection.weight, fused)
@@ -202,7 +214,7 @@ def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConf
 def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
     start = time.perf_counter()
     num_heads, num_kv, _ = _head_counts(attn)
-    problem = attention_problem(attn, gram, config.head_scheme, config.damp)
+    problem = attention_problem(attn, gram, config.head_scheme, config.damp, config.solver_device)
     selection = select(problem, attention_keep_count(attn, config.head_sparsity, config.head_scheme), config)
     if config.head_scheme == "per_kv_group":
         kept_heads, kept_kv = list(selection.kept), list(range(num_kv))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from training.data.example_builder import ExampleBuilder, RankGroup
-from training.prune_recipe import calibration_sequences
+from training.recipes.compress_recovery import calibration_sequences
 
 
 @dataclass(frozen=True)
