@@ -128,15 +128,13 @@ def solver_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def mlp_problem(mlp: nn.Module, gram: torch.Tensor, damp: float, device: str = "cpu") -> LayerProblem:
+def mlp_problem(mlp: Any, gram: torch.Tensor, damp: float, device: str = "cpu") -> LayerProblem:
     """down_proj's problem: one group per intermediate neuron."""
     weight = mlp.down_proj.weight.detach().T
     return LayerProblem(gram, weight, GroupLayout(weight.shape[0], 1), damp, solver_device(device))
 
 
-def attention_problem(
-    attn: nn.Module, gram: torch.Tensor, scheme: str, damp: float, device: str = "cpu"
-) -> LayerProblem:
+def attention_problem(attn: Any, gram: torch.Tensor, scheme: str, damp: float, device: str = "cpu") -> LayerProblem:
     """o_proj's problem: a group per query head (partitioned by KV head) or per whole KV group."""
     num_heads, num_kv, head_dim = _head_counts(attn)
     weight = attn.o_proj.weight.detach().T
@@ -147,7 +145,7 @@ def attention_problem(
     return LayerProblem(gram, weight, layout, damp, solver_device(device))
 
 
-def attention_keep_count(attn: nn.Module, sparsity: float, scheme: str) -> int:
+def attention_keep_count(attn: Any, sparsity: float, scheme: str) -> int:
     """Groups kept at `sparsity`: query heads (a multiple of the KV-head count) or whole KV groups."""
     num_heads, num_kv, _ = _head_counts(attn)
     if scheme == "per_kv_group":
@@ -155,9 +153,7 @@ def attention_keep_count(attn: nn.Module, sparsity: float, scheme: str) -> int:
     return num_kept(num_kv, sparsity)
 
 
-def shrink_mlp(
-    mlp: nn.Module, kept: Sequence[int], down_weight: torch.Tensor | None = None, fused: bool = False
-) -> None:
+def shrink_mlp(mlp: Any, kept: Sequence[int], down_weight: torch.Tensor | None = None, fused: bool = False) -> None:
     """Keep only neurons `kept`; down_weight [intermediate, hidden] (input-major, full width) if refit."""
     idx = torch.as_tensor(list(kept), dtype=torch.long)
     if fused:
@@ -171,7 +167,7 @@ def shrink_mlp(
 
 
 def shrink_attention(
-    attn: nn.Module,
+    attn: Any,
     kept_heads: Sequence[int],
     kept_kv: Sequence[int],
     o_weight: torch.Tensor | None = None,
@@ -195,7 +191,7 @@ def shrink_attention(
         attn.num_key_value_heads = len(kept_kv)
 
 
-def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
+def _prune_mlp(mlp: Any, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
     start = time.perf_counter()
     problem = mlp_problem(mlp, gram, config.damp, config.solver_device)
     keep = num_kept(problem.layout.num_groups, config.mlp_sparsity, config.neuron_multiple)
@@ -211,7 +207,7 @@ def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConf
     )
 
 
-def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
+def _prune_attention(attn: Any, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
     start = time.perf_counter()
     num_heads, num_kv, _ = _head_counts(attn)
     problem = attention_problem(attn, gram, config.head_scheme, config.damp, config.solver_device)
@@ -233,7 +229,7 @@ def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: Pr
     )
 
 
-def _head_counts(attn: nn.Module) -> tuple[int, int, int]:
+def _head_counts(attn: Any) -> tuple[int, int, int]:
     """(query heads, KV heads, head_dim) read off the module's current shapes (fused qkv_proj included)."""
     head_dim = int(attn.head_dim)
     num_heads = attn.o_proj.in_features // head_dim
@@ -276,8 +272,8 @@ def _slice_linear(
 
 def _update_config(model: nn.Module) -> None:
     """Write the (uniform) new widths into the model config; head_dim is made explicit."""
-    config = model.config
-    layer = decoder_layers(model)[0]
+    config: Any = model.config
+    layer: Any = decoder_layers(model)[0]
     config.intermediate_size = layer.mlp.down_proj.in_features
     num_heads, num_kv, head_dim = _head_counts(layer.self_attn)
     config.num_attention_heads, config.num_key_value_heads, config.head_dim = num_heads, num_kv, head_dim

@@ -1,5 +1,6 @@
-"""The `slmrank compress` jobs that need training: `recover` (prune + KD on your checkpoint and dataset) and
-`tables` (every prune/quantize experiment on a finished pipeline run). compression/ owns the group and its
+"""The `slmrank compress` jobs that need training/: `recover` (prune + KD on your checkpoint and dataset),
+`calibration` (your dataset rendered through the checkpoint card's template, as token ids for `--calibration`)
+and `tables` (every prune/quantize experiment on a finished pipeline run). compression/ owns the group and its
 `prune` / `quantize` jobs; these are added to it by slmrank/cli.py, since compression/ may not import training/.
 `slmrank train compress` is kept as an alias of `compress tables`.
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from compression.cli import add_common, add_prune_options
+from compression.compress_config import DEFAULTS
 
 # `compress tables` on a run made from the raw MovieLens folder (a converted dataset folder works too).
 DEFAULT_DATA = "data/movielens-latest-small"
@@ -33,6 +35,19 @@ def register_compress_jobs(jobs: argparse._SubParsersAction) -> None:
     recover.add_argument("--recovery", default="kd", choices=("kd", "sft", "none"))
     recover.add_argument("--recovery-steps", type=int, default=200, help="training steps over all rounds")
     recover.set_defaults(handler=_user_errors(run_recover))
+    calibration = jobs.add_parser(
+        "calibration",
+        help="write in-domain calibration prompts (your dataset through the card's template) as JSONL",
+        description="Train-period prompts of --data (member prefix + one candidate), rendered with --model's "
+        "card (tasks, template, budgets) and tokenizer, one token-id list per line: pass the file to "
+        "`compress prune|quantize --calibration`.",
+    )
+    calibration.add_argument("--model", type=Path, required=True, help="checkpoint directory (its card and tokenizer)")
+    calibration.add_argument("--data", type=Path, required=True, help="dataset folder (docs/data.md)")
+    calibration.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+    calibration.add_argument("--num-calibration", type=int, default=DEFAULTS.num_calibration)
+    calibration.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    calibration.set_defaults(handler=_user_errors(run_calibration))
     add_tables_parser(jobs, "tables")
 
 
@@ -97,7 +112,20 @@ def run_recover(args: argparse.Namespace) -> int:
     return 0
 
 
-def _examples(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def run_calibration(args: argparse.Namespace) -> int:
+    """Handler of `slmrank compress calibration`."""
+    import json
+
+    from training.recipes.compress_recovery import calibration_sequences
+
+    sequences = calibration_sequences(_examples(args), args.num_calibration, args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("".join(json.dumps(ids) + "\n" for ids in sequences))
+    print(f"{len(sequences)} calibration prompts ({sum(map(len, sequences))} tokens) -> {args.out}")
+    return 0
+
+
+def _examples(args: argparse.Namespace):
     """The dataset's train-period groups rendered through the checkpoint card's tasks and prompt budgets."""
     from transformers import AutoTokenizer
 
@@ -112,7 +140,7 @@ def _examples(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return ExampleBuilder(split, tokenizer, card.prompt, tuple(card.task_names), group_size=8)
 
 
-def _user_errors(handler):  # type: ignore[no-untyped-def]
+def _user_errors(handler):
     from training.cli_errors import user_errors
 
     return user_errors(handler)

@@ -95,7 +95,7 @@ def prune_and_recover(
     return _save(model, tokenizer, card, out / "model", manifest)
 
 
-def _prune_config(config: PruneRecipeConfig):  # type: ignore[no-untyped-def]
+def _prune_config(config: PruneRecipeConfig):
     from compression.structured_prune import PruneConfig
 
     return PruneConfig(
@@ -108,7 +108,7 @@ def _prune_config(config: PruneRecipeConfig):  # type: ignore[no-untyped-def]
     )
 
 
-def _recovery(examples: ExampleBuilder, tokenizer, config: PruneRecipeConfig, out: Path, teacher):  # type: ignore[no-untyped-def]
+def _recovery(examples: ExampleBuilder, tokenizer, config: PruneRecipeConfig, out: Path, teacher):
     """The `after_step(model, round)` hook: a Trainer run with the KD or SFT loss in out/round-<i>."""
     from ranking.labels import resolve_all
     from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
@@ -118,7 +118,7 @@ def _recovery(examples: ExampleBuilder, tokenizer, config: PruneRecipeConfig, ou
     d = config.distill
     labels = resolve_all(tokenizer, examples.tasks, len(tokenizer))
 
-    def recover(model, index: int) -> None:  # type: ignore[no-untyped-def]
+    def recover(model, index: int) -> None:
         if steps == 0:
             return
         loss: Any = (
@@ -171,7 +171,7 @@ def _manifest(
     return manifest
 
 
-def _save(model, tokenizer, card, out: Path, manifest: dict[str, Any]) -> Path:  # type: ignore[no-untyped-def]
+def _save(model, tokenizer, card, out: Path, manifest: dict[str, Any]) -> Path:
     import dataclasses
 
     from training.checkpoint_writer import save_checkpoint

@@ -158,7 +158,7 @@ def delta_intervals(
     from training.evaluation.bootstrap import paired_auc_delta
     from training.evaluation.evaluator import load_task_scores
 
-    def scores(name: str):  # type: ignore[no-untyped-def]
+    def scores(name: str):
         path = run / "compression" / name / SCORES_FILE
         return load_task_scores(path) if path.exists() else None
 
@@ -182,7 +182,7 @@ def delta_intervals(
     return out
 
 
-def plan_stages(run: Path, config: CompressionConfig, examples, distill: DistillConfig) -> list[Stage]:  # type: ignore[no-untyped-def]
+def plan_stages(run: Path, config: CompressionConfig, examples, distill: DistillConfig) -> list[Stage]:
     """The student first (every delta's reference), cheap stages (one-shot, quantization), KD ones, the teacher."""
     student = run / "student-kd" / "model"
     base = PruneRecipeConfig(
@@ -237,14 +237,14 @@ def plan_stages(run: Path, config: CompressionConfig, examples, distill: Distill
     return stages
 
 
-def _prune_stage(name: str, tables: tuple[str, ...], student: Path, examples, spec: PruneRecipeConfig) -> Stage:  # type: ignore[no-untyped-def]
+def _prune_stage(name: str, tables: tuple[str, ...], student: Path, examples, spec: PruneRecipeConfig) -> Stage:
     from training.recipes.compress_recovery import prune_and_recover
 
     info = {"kind": "prune", **{k: v for k, v in spec.to_dict().items() if k != "distill"}}
     return Stage(name, tables, info, lambda d: prune_and_recover(student, examples, d, spec))
 
 
-def _quant_stage(name: str, student: Path, examples, spec: QuantizeRecipeConfig, tables=("8",)) -> Stage:  # type: ignore[no-untyped-def]
+def _quant_stage(name: str, student: Path, examples, spec: QuantizeRecipeConfig, tables=("8",)) -> Stage:
     from training.recipes.compress_quantize import quantize_checkpoint
 
     def build(stage_dir: Path) -> Path:
@@ -255,7 +255,7 @@ def _quant_stage(name: str, student: Path, examples, spec: QuantizeRecipeConfig,
     return Stage(name, tables, {"kind": "quantize", "source": str(student), **spec.to_dict()}, build)
 
 
-def _run_examples(run: Path, data_dir: str | Path):  # type: ignore[no-untyped-def]
+def _run_examples(run: Path, data_dir: str | Path):
     """The run's ExampleBuilder (its data subset, split, tokenizer, prompt budgets) and its KD settings."""
     from transformers import AutoTokenizer
 

@@ -33,6 +33,20 @@ def test_prune_and_kd_recovery_on_own_checkpoint_and_data(tmp_path: Path) -> Non
     assert [t["name"] for t in json.loads((out / "model" / "slmrank.json").read_text())["tasks"]] == ["apply"]
     assert (out / "round-0").is_dir()  # the KD round trained there
 
+    calib = tmp_path / "calib.jsonl"
+    assert cli("compress", "calibration", "--model", model, "--data", jobs, "--out", calib, "--num-calibration", 6) == 0
+    lines = [json.loads(line) for line in calib.read_text().splitlines()]
+    assert len(lines) == 6 and all(isinstance(t, int) for t in lines[0])
+    from transformers import AutoTokenizer
+
+    text = AutoTokenizer.from_pretrained(model).decode(lines[0])
+    assert "Will the member apply?" in text  # the card's task question, through its template
+    pruned = tmp_path / "pruned"
+    assert (
+        cli("compress", "prune", "--model", model, "--out", pruned, "--calibration", calib, "--mlp-sparsity", "0.5")
+        == 0
+    )
+
 
 def test_train_compress_is_an_alias_of_compress_tables() -> None:
     parser = build_parser()
