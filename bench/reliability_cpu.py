@@ -260,8 +260,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     out["capacity"] = cap = await capacity(server, args)
     server.stop()
     print("capacity", cap, flush=True)
-    if args.max_in_flight <= 0:  # Little's law: admit what capacity serves within 2x the unloaded P99
-        args.max_in_flight = max(2, round(cap["capacity_rps"] * 2 * cap["unloaded_p99_ms"] / 1e3))
+    if args.max_in_flight <= 0:  # Little's law: admit what capacity serves within 2x the unloaded P50
+        args.max_in_flight = max(2, round(cap["capacity_rps"] * 2 * cap["unloaded_p50_ms"] / 1e3))
     out["max_in_flight"] = args.max_in_flight
     server = start_server(args.model, log_dir / "overload.log", {"SLMRANK_MAX_IN_FLIGHT": str(args.max_in_flight)})
     rate = args.overload_factor * cap["capacity_rps"]
@@ -304,7 +304,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--capacity-s", type=float, default=15)
     p.add_argument("--overload-factor", type=float, default=3.0)
     p.add_argument("--overload-s", type=float, default=60)
-    p.add_argument("--max-in-flight", type=int, default=0, help="0: capacity x 2 x unloaded P99 (Little's law)")
+    p.add_argument("--max-in-flight", type=int, default=0, help="0: capacity x 2 x unloaded P50 (Little's law)")
     p.add_argument("--cases", type=int, default=10_000, help="schemathesis cases in all")
     p.add_argument("--sigterm-after-s", type=float, default=8)
     p.add_argument("--drain-s", type=float, default=2)

@@ -70,7 +70,12 @@ def run_schemathesis(url: str, total: int) -> dict[str, Any]:
         if mode == GenerationMode.POSITIVE:
             strategy = strategy.filter(_unique_ids)
         label = f"{op.method.upper()} {op.path} {mode.value}"
-        _checked(strategy, n, url, checks, label, statuses, violations, examples)()
+        try:
+            _checked(strategy, n, url, checks, label, statuses, violations, examples)()
+        except Exception as exc:  # hypothesis stops an operation at a failure it re-raises: record it, go on
+            key = f"{label}: {type(exc).__name__} (stopped this operation)"
+            violations[key] += 1
+            examples.setdefault(key, str(exc)[:600])
     return {
         "cases": sum(statuses.values()),
         "statuses": dict(sorted(statuses.items())),
