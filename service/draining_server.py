@@ -2,16 +2,18 @@
 
 On SIGTERM /readyz answers 503 at once and every response carries `Connection: close` for `shutdown_drain_s`
 (load balancers take the pod out of rotation meanwhile, and kept-alive clients reconnect elsewhere); then the
-listeners close and in-flight requests get `shutdown_timeout_s` to finish before they are cancelled. A second
-signal skips the drain.
+listeners close and in-flight requests get `shutdown_timeout_s` to finish before they are cancelled. A watchdog
+ends the process if it is still alive HARD_EXIT_MARGIN_S after that. A second signal skips the drain.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import resource
 import socket
+import threading
 import time
 from types import FrameType
 
@@ -25,6 +27,7 @@ from service.state import ServiceState
 log = logging.getLogger(__name__)
 
 FD_RESERVE = 128  # descriptors kept for the model files, engine sockets and logs, beyond client connections
+HARD_EXIT_MARGIN_S = 3.0  # after drain + timeout: time to unload the model before the watchdog ends the process
 
 
 class DrainingServer(uvicorn.Server):
@@ -40,12 +43,24 @@ class DrainingServer(uvicorn.Server):
             super().handle_exit(sig, frame)
             return
         self.state.is_draining = True
-        self.drain_until = time.monotonic() + self.state.settings.shutdown_drain_s
+        settings = self.state.settings
+        self.drain_until = time.monotonic() + settings.shutdown_drain_s
+        # The bound holds even if unloading the model or a stuck thread would keep the process alive.
+        bound_s = settings.shutdown_drain_s + settings.shutdown_timeout_s + HARD_EXIT_MARGIN_S
+        watchdog = threading.Timer(bound_s, _hard_exit, args=(bound_s,))
+        watchdog.daemon = True  # a normal exit does not wait for it
+        watchdog.start()
 
     async def on_tick(self, counter: int) -> bool:
         if self.drain_until is not None and time.monotonic() >= self.drain_until:
             self.should_exit = True
         return await super().on_tick(counter)
+
+
+def _hard_exit(bound_s: float) -> None:
+    log.warning("shutdown exceeded %.1f s: exiting now", bound_s)
+    logging.shutdown()
+    os._exit(1)
 
 
 def raise_fd_limit() -> int:

@@ -85,6 +85,8 @@ def build_gateway(settings: Settings, metrics: VariantMetrics) -> Gateway:
     for entry in config.models:
         ranker = build_ranker(settings, entry)
         served.append(ServedModel(entry.name or ranker.model_name, entry, ranker))
+    if settings.default_task and not any(settings.default_task in m.ranker.tasks for m in served):
+        raise ValueError(f"SLMRANK_DEFAULT_TASK={settings.default_task!r} is a task of none of the served models")
     return Gateway(served, config, metrics)
 
 

@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         10.0,
         gt=0,
-        description="Then the longest wait for in-flight requests before they are cancelled and the process exits.",
+        description="Then the longest wait for in-flight requests before they are cancelled and the process exits;"
+        " a watchdog ends the process 3 s after that at the latest.",
     )
     request_timeout_s: float = Field(10.0, gt=0, description="Deadline for scoring one request (504 after).")
     api_keys: str = Field(

@@ -81,7 +81,7 @@ async def score_ranking(req: RankRequest, state: ServiceState, gateway: Gateway,
     except RequestRejectedError as exc:  # a refused request still counts against its variant's errors
         state.variant_metrics.requests.labels(served.name, variant, exc.code).inc()
         raise
-    task = req.task or ranker.default_task
+    task = req.task if req.task is not None else ranker.default_task
     member, candidates = to_domain(req)
     ranking = await _rank(req, state, served, variant, task, member, candidates, started)
     by_variant = state.variant_metrics

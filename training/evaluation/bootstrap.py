@@ -84,3 +84,21 @@ def _check_aligned(task: str, a: TaskScores, b: TaskScores) -> None:
     )
     if not same:
         raise ValueError(f"task {task!r}: the two models were not scored on the same candidates")
+
+
+def auc_interval(
+    per_task: Mapping[str, TaskScores], num_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile interval of one model's mean-over-tasks global AUC, resampling members with replacement."""
+    tasks = sorted(per_task)
+    members = np.unique(np.concatenate([per_task[t].member_ids for t in tasks]))
+    rows = {t: _rows_by_member(per_task[t].member_ids, members) for t in tasks}
+    rng = np.random.default_rng(seed)
+    values = np.empty(num_resamples)
+    for i in range(num_resamples):
+        picked = rng.integers(0, members.size, members.size)
+        index = {t: np.concatenate([rows[t][m] for m in picked]) for t in tasks}
+        values[i] = np.mean([roc_auc(per_task[t].scores[ix], per_task[t].labels[ix]) for t, ix in index.items()])
+    alpha = (1 - confidence) / 2
+    low, high = np.nanquantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)

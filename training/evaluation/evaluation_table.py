@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ranking.card import ModelCard
 from training.checkpoint_writer import write_json
 from training.data.example_builder import ExampleBuilder, RankGroup
 from training.data.split import ChronologicalSplit
@@ -25,8 +26,6 @@ def eval_groups(
 ) -> dict[str, list[RankGroup]]:
     """The period's groups per task, tokenized with the checkpoint's own tokenizer and prompt budgets."""
     from transformers import AutoTokenizer
-
-    from ranking.card import ModelCard
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     if tokenizer.pad_token_id is None:

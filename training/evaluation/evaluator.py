@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
-from ranking.labels import LabelTokens
+from ranking.card import ModelCard
+from ranking.labels import LabelTokens, resolve_all
+from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
 from training.data.example_builder import RankGroup
 from training.data.split import ChronologicalSplit
 from training.evaluation.auc import mean_member_auc, roc_auc
@@ -96,9 +100,6 @@ def score_model(
     progress: str | None = None,
 ) -> TaskScores:
     """Log-odds of every candidate (prefix computed once per group through the packed block mask)."""
-    import torch
-    from tqdm import tqdm
-
     # Similar lengths batched together waste less padding; scores are put back in group order after.
     order = sorted(range(len(groups)), key=lambda i: len(groups[i].prefix_ids) + sum(map(len, groups[i].suffix_ids)))
     by_group: dict[int, list[float]] = {}
@@ -134,10 +135,6 @@ def evaluate_checkpoint(
     scores_out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Metrics per task of any checkpoint the project writes (dense, pruned or quantized, via its own loader)."""
-    from ranking.card import ModelCard
-    from ranking.labels import resolve_all
-    from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
-
     path = Path(model_dir)
     loaded = load_checkpoint(path, device="cpu", dtype="float32")
     card = ModelCard.load(path)

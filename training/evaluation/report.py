@@ -10,7 +10,7 @@ import numpy as np
 
 from training.checkpoint_writer import write_json
 from training.data.movielens_converter import LICENCE
-from training.evaluation.bootstrap import DeltaInterval, paired_auc_delta
+from training.evaluation.bootstrap import DeltaInterval, auc_interval, paired_auc_delta
 from training.evaluation.evaluator import load_task_scores
 
 # The MovieLens demo's data note (the compression report is MovieLens-only); other datasets bring their own.
@@ -40,6 +40,7 @@ def report_rows(summary: dict[str, Any], reference: str = "teacher") -> list[dic
         tasks = m["tasks"]
         row: dict[str, Any] = {"model": name, "kind": m["kind"], "num_parameters": m.get("num_parameters")}
         row["mean_auc"] = m["mean_auc"]
+        row["mean_auc_interval"] = _interval(m)
         row["delta_mean_pct"] = delta_percent(m["mean_auc"], ref["mean_auc"]) if ref else None
         for key in ("member_auc", "ndcg@10", "log_loss", "ece"):
             row[f"mean_{key}"] = _mean(tasks, key)
@@ -48,6 +49,12 @@ def report_rows(summary: dict[str, Any], reference: str = "teacher") -> list[dic
             row[f"{task}_delta_pct"] = delta_percent(metrics["auc"], ref["tasks"][task]["auc"]) if ref else None
         rows.append(row)
     return rows
+
+
+def _interval(result: dict[str, Any]) -> list[float] | None:
+    """95% member-bootstrap interval of the mean AUC, from the saved scores when there are any."""
+    path = result.get("scores")
+    return list(auc_interval(load_task_scores(path))) if path and Path(path).exists() else None
 
 
 def interval(summary: dict[str, Any], reference: str, candidate: str) -> DeltaInterval | None:
@@ -92,7 +99,7 @@ def _cell(value: float | None, fmt: str) -> str:
 def markdown(summary: dict[str, Any], timings: dict[str, float], tasks: list[str], note: str | None = None) -> str:
     """The Markdown table, the goals and the stage wall times."""
     head = ["model", "params"] + [f"{t} AUC (Δ%)" for t in tasks]
-    head += ["mean AUC", "Δ mean vs teacher", "member AUC", "NDCG@10", "log loss", "ECE"]
+    head += ["mean AUC [95% interval]", "Δ mean vs teacher", "member AUC", "NDCG@10", "log loss", "ECE"]
     lines = [f"# Training report: `{summary['config']}` on `{summary.get('dataset', '?')}`", ""]
     if summary.get("is_plumbing_check"):
         lines += [PLUMBING, ""]
@@ -106,7 +113,9 @@ def markdown(summary: dict[str, Any], timings: dict[str, float], tasks: list[str
     for r in report_rows(summary):
         cells = [r["model"], f"{r['num_parameters'] / 1e6:.2f}M" if r["num_parameters"] else "–"]
         cells += [f"{_cell(r[f'{t}_auc'], '.4f')} ({_cell(r[f'{t}_delta_pct'], '+.2f')}%)" for t in tasks]
-        cells += [_cell(r["mean_auc"], ".4f"), f"{_cell(r['delta_mean_pct'], '+.2f')}%"]
+        ci = r["mean_auc_interval"]
+        shown = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
+        cells += [_cell(r["mean_auc"], ".4f") + shown, f"{_cell(r['delta_mean_pct'], '+.2f')}%"]
         cells += [_cell(r[f"mean_{k}"], ".4f") for k in ("member_auc", "ndcg@10", "log_loss", "ece")]
         lines.append("| " + " | ".join(cells) + " |")
     failed = {n: m["error"] for n, m in summary["models"].items() if "error" in m}

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from compression.osscar import OsscarConfig
+from compression.structured_prune import PruneConfig, prune_model
 from ranking.labels import LabelTokenError, LabelTokens, resolve_all
 from ranking.tasks import Task
 from training.data.example_builder import ExampleBuilder
@@ -49,7 +51,8 @@ def check_same_vocabulary(teacher_tokenizer: Any, student_tokenizer: Any) -> Non
         differ = len(set(a.items()) ^ set(b.items()))
         raise InitError(
             f"teacher and student vocabularies differ ({len(a)} vs {len(b)} tokens, {differ} entries differ); "
-            "KD needs one tokenizer: start both from checkpoints of the same family, or the student by pruning"
+            "KD needs one tokenizer: start both from checkpoints of the same family or the student by pruning, and "
+            "give --student-init from the run's first command on (the run's tokenizer is chosen then)"
         )
 
 
@@ -63,9 +66,6 @@ def check_labels(tokenizer: Any, tasks: Sequence[Task], vocab_size: int, source:
 
 def prune_teacher(teacher: Any, examples: ExampleBuilder, config: PruneInitConfig, seed: int) -> tuple[Any, dict]:
     """A copy of the teacher with MLP neurons and attention heads removed by OSSCAR on in-domain prompts."""
-    from compression.osscar import OsscarConfig
-    from compression.structured_prune import PruneConfig, prune_model
-
     student = copy.deepcopy(teacher)
     prune_config = PruneConfig(
         mlp_sparsity=config.mlp_sparsity,

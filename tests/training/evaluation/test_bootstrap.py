@@ -76,3 +76,17 @@ def test_pairing_needs_the_same_candidates() -> None:
         paired_auc_delta({"like": a}, {"like": b})
     with pytest.raises(ValueError, match="tasks differ"):
         paired_auc_delta({"like": a}, {"love": a})
+
+
+def test_auc_interval_contains_the_auc_and_narrows_with_members() -> None:
+    from training.evaluation.bootstrap import auc_interval
+
+    rng = np.random.default_rng(5)
+    small, large = {"like": task_scores(rng, 40, 1.0)}, {"like": task_scores(rng, 800, 1.0)}
+    for scores in (small, large):
+        low, high = auc_interval(scores, num_resamples=200)
+        auc = roc_auc(scores["like"].scores, scores["like"].labels)
+        assert low < auc < high
+    assert np.subtract(*auc_interval(large, num_resamples=200)[::-1]) < np.subtract(
+        *auc_interval(small, num_resamples=200)[::-1]
+    )

@@ -40,6 +40,9 @@ def test_goals_use_intervals(tmp_path: Path) -> None:
     assert got["teacher > best non-LLM baseline (popularity)"].startswith("yes (")
     assert got["KD student within -0.2% of the teacher"].startswith("yes (Δ +0.00%")
     assert got["KD student > SFT student"].startswith("yes (")
+    row = next(line for line in markdown(summary(tmp_path), {}, ["t"]).splitlines() if line.startswith("| teacher"))
+    low, high = (float(x) for x in row.split("[")[1].split("]")[0].split(","))
+    assert low < high  # the teacher's mean AUC with its member-bootstrap interval
 
 
 def test_a_tiny_difference_is_not_resolved(tmp_path: Path) -> None:
