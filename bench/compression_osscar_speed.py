@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -142,7 +143,9 @@ def write(rows: list[dict[str, Any]], build_seconds: float, args: argparse.Names
         f"`bench/compression_osscar_speed.py --threads {args.threads}`: down_proj of hidden {HIDDEN}, MLP {MLP}, "
         f"{int(SPARSITY * 100)}% of neurons pruned; synthetic SwiGLU inputs (8,192 calibration tokens, 8,192 "
         f"held-out). {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} thread(s), on a machine shared with other jobs (times are indicative, ±20%).",
+        f"{torch.get_num_threads()} thread(s), on a machine shared with other jobs: 1-minute load average "
+        f"{args.load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end on {os.cpu_count()} cores, so "
+        "times are indicative; compare rows within one run.",
         f"Problem build (damped Gram, H·B; shared by every method, included in the ratios): {build_seconds:.2f} s.",
         "",
         "| method | seconds | × wanda+refit time | error | × wanda+refit error | × plain wanda error | "
@@ -152,8 +155,8 @@ def write(rows: list[dict[str, Any]], build_seconds: float, args: argparse.Names
     for r in rows:
         ratio_t = (r["seconds"] + build_seconds) / (wanda["seconds"] + build_seconds)
         lines.append(
-            f"| {r['method']} | {r['seconds']:.2f} | {ratio_t:.2f} | {r['error']:.5f} | "
-            f"{r['error'] / wanda['error']:.3f} | {r['error'] / plain['error']:.3f} | {r['held_out_error']:.5f} | "
+            f"| {r['method']} | {r['seconds']:.2f} | {ratio_t:.2f} | {r['error']:.6g} | "
+            f"{r['error'] / wanda['error']:.4f} | {r['error'] / plain['error']:.4f} | {r['held_out_error']:.6g} | "
             f"{r['num_swaps']} |"
         )
     RESULTS.mkdir(exist_ok=True)
@@ -168,6 +171,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-old", action="store_true", help="skip the old code's run (minutes)")
     args = parser.parse_args()
+    args.load_before = os.getloadavg()[0]
     torch.set_num_threads(args.threads)
     problem, held_out, build_seconds = build_layer()
     keep = num_kept(MLP, SPARSITY)

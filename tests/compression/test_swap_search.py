@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from compression.baselines import baseline_selection
-from compression.osscar import Osscar, OsscarConfig, full_inverse
+from compression.osscar import Osscar, OsscarConfig
+from compression.support import full_inverse
 from compression.swap_search import SwapSearch
 from tests.compression.conftest import make_problem
 
