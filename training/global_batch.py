@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from training.data.example_builder import RankGroup
+from training.setup_error import SetupError
 
 
 def row_len(group: RankGroup) -> int:
@@ -47,6 +48,10 @@ class GlobalBatch:
         self.num_labels = sum(len(g.labels) for g in groups)
         self.num_sequence = sum(self._positions(g) for g in groups)
 
+    def per_group_positions(self) -> list[int]:
+        """Sequence positions sampled in each group's row, in group order."""
+        return [self._positions(g) for g in self.groups]
+
     def _positions(self, group: RankGroup) -> int:
         n = row_len(group)
         return min(n, self.positions_per_row) if self.positions_per_row > 0 else n
@@ -74,7 +79,7 @@ class GlobalBatch:
 def check_divisible(groups_per_step: int, world_size: int, accum_steps: int) -> None:
     """Refuse a step that cannot be split evenly over ranks and micro-batches, naming the numbers."""
     if accum_steps < 1 or groups_per_step % (world_size * accum_steps):
-        raise ValueError(
+        raise SetupError(
             f"groups_per_step={groups_per_step} must be a multiple of world size {world_size} x "
             f"grad_accum_steps {accum_steps}"
         )

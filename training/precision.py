@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from training.setup_error import SetupError
+
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 
@@ -20,9 +22,9 @@ PRECISIONS = ("fp32", "bf16")
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """`auto`: this process's CUDA device when there is one, else the CPU; `cuda` without CUDA is refused."""
     if name not in DEVICES:
-        raise ValueError(f"device {name!r}: expected one of {DEVICES}")
+        raise SetupError(f"device {name!r}: expected one of {DEVICES}")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for but torch sees no CUDA device (use --device cpu or auto)")
+        raise SetupError("device 'cuda' asked for but torch sees no CUDA device (use --device cpu or auto)")
     if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     return torch.device("cuda", local_rank % torch.cuda.device_count())
@@ -37,7 +39,7 @@ class Precision:
 
     def __post_init__(self) -> None:
         if self.name not in PRECISIONS:
-            raise ValueError(f"precision {self.name!r}: expected one of {PRECISIONS}")
+            raise SetupError(f"precision {self.name!r}: expected one of {PRECISIONS}")
 
     @property
     def is_bf16(self) -> bool:

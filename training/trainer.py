@@ -10,7 +10,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import torch
@@ -34,6 +34,10 @@ from training.packed_batch import pack_groups
 from training.packed_forward import sequence_positions
 from training.packed_lm import PackedLM, module_terms, set_checkpointing
 from training.precision import Precision
+from training.setup_error import SetupError
+
+if TYPE_CHECKING:
+    from training.teacher_scores import TeacherScores
 
 STATE_FILE = "train_state.pt"
 LOG_FILE = "train_log.jsonl"
@@ -91,13 +95,17 @@ class Trainer:
         validate_every: int = 0,
         device: torch.device | None = None,
         parallel: DistributedContext | None = None,
+        teacher_scores: TeacherScores | None = None,
     ) -> None:
-        if isinstance(loss, RecSysDistillationLoss) and teacher is None:
-            raise ValueError("a distillation loss needs a teacher")
+        if isinstance(loss, RecSysDistillationLoss) and teacher is None and teacher_scores is None:
+            raise ValueError("a distillation loss needs a teacher or its offline scores")
+        if teacher_scores is not None and config.on_policy_fraction > 0:
+            raise SetupError("on-policy KD needs the live teacher; set on_policy_fraction=0 with teacher scores")
+        self.teacher_scores = teacher_scores
         self.parallel = parallel or DistributedContext()
         check_divisible(config.groups_per_step, self.parallel.world_size, config.grad_accum_steps)
         if self.parallel.is_distributed and config.on_policy_fraction > 0:
-            raise ValueError("on-policy KD runs in one process only; set on_policy_fraction=0 under torchrun")
+            raise SetupError("on-policy KD runs in one process only; set on_policy_fraction=0 under torchrun")
         self.precision = Precision(device or torch.device("cpu"), config.precision)
         self.model, self.examples, self.label_tokens = model, examples, label_tokens
         self.pad_id, self.config, self.loss, self.teacher = pad_id, config, loss, teacher
@@ -237,10 +245,13 @@ class Trainer:
         with self.precision.autocast():
             student = module_terms(self.module, batch, positions, micro.label_scale, micro.sequence_scale)
             if isinstance(self.loss, RecSysDistillationLoss):
-                assert self.teacher_module is not None
                 started = time.perf_counter()
-                with torch.no_grad():
-                    teacher = module_terms(self.teacher_module, batch, positions)
+                if self.teacher_scores is not None:
+                    teacher = self.teacher_scores.terms(self.step, micro.indices, student)
+                else:
+                    assert self.teacher_module is not None
+                    with torch.no_grad():
+                        teacher = module_terms(self.teacher_module, batch, positions)
                 self.teacher_seconds += time.perf_counter() - started
                 loss, parts = self.loss(student, teacher)
                 if on_policy is not None:

@@ -13,6 +13,7 @@ from ranking.prompt_builder import PromptConfig
 from training.data.split import SplitConfig
 from training.model_factory import ModelConfig
 from training.objectives.distill_config import DistillConfig
+from training.teacher_scores import TeacherScoresConfig
 from training.tokenizer_trainer import TokenizerConfig
 from training.trainer import TrainConfig
 
@@ -69,6 +70,7 @@ class PipelineConfig:
     init: InitConfig = field(default_factory=InitConfig)
     prune: PruneInitConfig = field(default_factory=PruneInitConfig)
     val: ValConfig = field(default_factory=ValConfig)
+    teacher_scores: TeacherScoresConfig = field(default_factory=TeacherScoresConfig)
     # Empty: every task the dataset declares.
     tasks: tuple[str, ...] = ()
     group_size: int = 8

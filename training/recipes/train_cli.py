@@ -52,6 +52,14 @@ def register_train(stages: argparse._SubParsersAction) -> argparse.ArgumentParse
     """The pipeline's stages as `slmrank train` subcommands."""
     add_run_arguments(stages.add_parser("tokenizer", help="train the byte-level BPE tokenizer"), run_tokenizer)
     add_run_arguments(stages.add_parser("teacher", help="train the teacher (tokenizer first)"), run_teacher)
+    add_run_arguments(
+        stages.add_parser(
+            "teacher-scores",
+            help="write the finished teacher's log-probs for every student step into --out/teacher-scores "
+            "(then --set teacher_scores.path=OUT/teacher-scores trains KD students without the teacher)",
+        ),
+        run_teacher_scores,
+    )
     student = stages.add_parser("student", help="train a student: --objective kd (needs the teacher) or sft")
     student.add_argument(
         "--objective",
@@ -131,12 +139,22 @@ def run_teacher(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_teacher_scores(args: argparse.Namespace) -> int:
+    p = pipeline(args)
+    if not (p.out / "teacher" / "done.json").exists():
+        print("error: teacher scores need a finished teacher; run `slmrank train teacher` first", file=sys.stderr)
+        return 2
+    p.stage("teacher-scores", p.write_teacher_scores)
+    return 0
+
+
 def run_student(args: argparse.Namespace) -> int:
     from training.recipes.pipeline import STUDENTS
 
     p = pipeline(args)
     p.stage("tokenizer", p.prepare_tokenizer)
-    needs_teacher = args.objective == "kd" or p.config.init.student == "prune-teacher"
+    live_kd = args.objective == "kd" and not p.config.teacher_scores.path
+    needs_teacher = live_kd or p.config.init.student == "prune-teacher"
     if needs_teacher and not (p.out / "teacher" / "done.json").exists():
         print("error: this student needs a finished teacher; run `slmrank train teacher` first", file=sys.stderr)
         return 2
