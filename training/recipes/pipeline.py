@@ -18,9 +18,11 @@ from training.checkpoint_writer import MANIFEST_FILE, load_model, save_checkpoin
 from training.data.dataset_reader import load_dataset
 from training.data.example_builder import ExampleBuilder
 from training.data.split import ChronologicalSplit
+from training.distributed import DistributedContext
 from training.evaluation.evaluation_table import evaluate_table
 from training.model_factory import build_model, num_parameters
 from training.objectives.objective_factory import build_objective
+from training.precision import resolve_device
 from training.recipes.model_init import check_labels, check_same_vocabulary, load_init_checkpoint, prune_teacher
 from training.recipes.pipeline_config import PipelineConfig
 from training.recipes.validation import val_member_auc
@@ -52,6 +54,10 @@ class Pipeline:
     def __init__(self, config: PipelineConfig, out_dir: str | Path, data_dir: str | Path) -> None:
         self.config = config
         self.out = Path(out_dir)
+        # Under torchrun every rank runs the pipeline; rank 0 alone writes files and evaluates.
+        self.parallel = DistributedContext.from_env()
+        self.device = resolve_device(config.device, self.parallel.local_rank)
+        self.parallel.init(self.device)
         self.data = load_dataset(data_dir)
         if config.max_members:
             self.data = self.data.subset(list(self.data.member_events)[: config.max_members])
@@ -63,29 +69,38 @@ class Pipeline:
 
     def run(self) -> dict[str, Any]:
         """All stages; returns the evaluation summary (also written to evaluate/evaluation.json)."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        write_json(
-            self.out / CONFIG_FILE, {**self.config.to_dict(), "tasks": self.tasks, "dataset": self.data.spec.name}
-        )
+        if self.parallel.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_json(
+                self.out / CONFIG_FILE, {**self.config.to_dict(), "tasks": self.tasks, "dataset": self.data.spec.name}
+            )
         self.stage("tokenizer", self.prepare_tokenizer)
         for model_stage in (TEACHER, *STUDENTS):
             self.train_stage(model_stage)
         self.stage("evaluate", self.evaluate)
         return json.loads((self.out / "evaluate" / "evaluation.json").read_text())
 
-    def stage(self, name: str, fn: Callable[[Path], None]) -> None:
-        """Run `fn(stage_dir)` unless the stage is done; record its wall time."""
+    def stage(self, name: str, fn: Callable[[Path], None], all_ranks: bool = False) -> None:
+        """Run `fn(stage_dir)` unless the stage is done (on rank 0, or on every rank); record its wall time."""
         stage_dir = self.out / name
         if (stage_dir / DONE_FILE).exists():
-            print(f"[{name}] done, skipping")
+            if self.parallel.is_main:
+                print(f"[{name}] done, skipping")
             return
-        stage_dir.mkdir(parents=True, exist_ok=True)
+        is_main = self.parallel.is_main
+        if is_main:
+            stage_dir.mkdir(parents=True, exist_ok=True)
+        self.parallel.barrier()
         started = time.perf_counter()
-        fn(stage_dir)
-        write_json(stage_dir / DONE_FILE, {"wall_seconds": round(time.perf_counter() - started, 1)})
+        if all_ranks or is_main:
+            fn(stage_dir)
+        if is_main:
+            write_json(stage_dir / DONE_FILE, {"wall_seconds": round(time.perf_counter() - started, 1)})
+        self.parallel.barrier()
 
     def train_stage(self, model_stage: ModelStage) -> None:
-        self.stage(model_stage.name, lambda d: self.train_model(d, model_stage))
+        """A model's training: every rank trains (data parallel), rank 0 writes the checkpoint."""
+        self.stage(model_stage.name, lambda d: self.train_model(d, model_stage), all_ranks=True)
 
     def timings(self) -> dict[str, float]:
         """Wall seconds of every finished stage (of the run that finished it), in pipeline order."""
@@ -152,7 +167,7 @@ class Pipeline:
         validator = val_member_auc(self.split, tokenizer, cfg.prompt, self.tasks, labels, cfg.val)
         trainer = Trainer(
             model, examples, labels, tokenizer.pad_token_id, train_cfg, stage_dir, loss, teacher,
-            validator=validator, validate_every=cfg.val.every,
+            validator=validator, validate_every=cfg.val.every, device=self.device, parallel=self.parallel,
         )  # fmt: skip
         seconds = trainer.run(description=model_stage.name)
         name = f"{self.data.spec.name}-{cfg.name}-{model_stage.name}"
@@ -176,10 +191,13 @@ class Pipeline:
             "seed": cfg.seed,
             "train_seconds": round(seconds, 1),
             "teacher_forward_seconds": round(trainer.teacher_seconds, 1) if teacher is not None else None,
+            "world_size": self.parallel.world_size,
+            "device": str(self.device),
             "metrics": None,
         }
         card = ModelCard(name, tasks, cfg.prompt, self.data.spec.input_contract)
-        save_checkpoint(model, tokenizer, stage_dir / "model", card, manifest)
+        if self.parallel.is_main:
+            save_checkpoint(model.to("cpu"), tokenizer, stage_dir / "model", card, manifest)
 
     def evaluate(self, stage_dir: Path) -> None:
         """Test-period metrics of the baselines and every trained model; fills each model's manifest metrics."""

@@ -78,6 +78,8 @@ class PipelineConfig:
     max_members: int = 0
     eval_groups_per_batch: int = 4
     seed: int = 0
+    # auto | cpu | cuda (`--device`); under torchrun each process takes the CUDA device of its LOCAL_RANK.
+    device: str = "auto"
     # A smoke-sized preset is a plumbing check: its report says so and judges no goal.
     is_plumbing_check: bool = False
 

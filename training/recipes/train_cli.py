@@ -41,6 +41,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, handler: Handler) -> None
         help="start the students from this local HF checkpoint, or `prune-teacher` (OSSCAR on the teacher)",
     )
     parser.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default=None, help="override the config's device (auto)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.set_defaults(handler=user_errors(handler))
 
@@ -103,6 +106,8 @@ def pipeline(args: argparse.Namespace) -> Pipeline:
         overrides.append(f"init.student={_toml_string(args.student_init)}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
+    if args.device is not None:
+        overrides.append(f"device={_toml_string(args.device)}")
     config = load_config(args.config, overrides)
     return Pipeline(config, args.out or Path("runs") / config.name, args.data)
 
@@ -145,6 +150,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     p = pipeline(args)
     summary = p.run()
+    if not p.parallel.is_main:
+        return 0
     stem = f"training-{p.config.name}"
     paths = write_report(summary, p.timings(), p.tasks, p.out / "report", stem, args.note)
     if args.report_dir is not None:
