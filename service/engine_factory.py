@@ -104,9 +104,27 @@ def check_models(settings: Settings) -> list[str]:
     problems = []
     for entry in config.models:
         try:
+            if entry.backend == "embedded":
+                _check_architecture(entry.model_dir)
             card = ModelCard.load(entry.model_dir)
             tokenizer, vocab_size, _ = load_tokenizer(entry.model_dir)
             resolve_all(tokenizer, card.tasks, vocab_size)
         except (ValueError, OSError) as exc:  # CardError, LabelTokenError and CheckpointError are ValueErrors
             problems.append(f"{entry.model_dir}: {exc}")
     return problems
+
+
+def _check_architecture(model_dir: Any) -> None:
+    """The embedded engine runs the architectures of ranking/decoder_layout.py; others go to a remote engine."""
+    import json
+    from pathlib import Path
+
+    from ranking.decoder_layout import UnsupportedArchitectureError, decoder_layout
+
+    path = Path(model_dir) / "config.json"
+    if not path.exists():
+        return  # the loader reports a missing config.json in its own words
+    try:
+        decoder_layout(json.loads(path.read_text()))
+    except UnsupportedArchitectureError as exc:
+        raise UnsupportedArchitectureError(f"{exc} for the embedded engine; serve it with --backend vllm") from None

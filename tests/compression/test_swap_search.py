@@ -81,3 +81,19 @@ def test_updated_state_after_swaps_equals_a_fresh_solve() -> None:
     assert search.objective == pytest.approx(
         SwapSearch.objective_of(problem, full_inverse(problem), fresh.pruned), rel=1e-9
     )
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(("group_size", "num_partitions"), [(1, 1), (4, 2)])
+def test_solvers_on_cuda_select_what_cpu_selects(group_size: int, num_partitions: int) -> None:
+    """`--device cuda`: the same problem on the GPU keeps the same groups with the same objective."""
+    from compression.layer_problem import LayerProblem
+
+    cpu = make_problem(seed=3, num_groups=24, group_size=group_size, correlated=True, num_partitions=num_partitions)
+    gpu = LayerProblem(cpu.gram, cpu.weight, cpu.layout, damp=0.01, device="cuda")
+    keep = 12
+    on_cpu, on_gpu = Osscar().select(cpu, keep), Osscar().select(gpu, keep)
+    assert on_gpu.kept == on_cpu.kept
+    assert on_gpu.objective == pytest.approx(on_cpu.objective, rel=1e-6)
+    torch.testing.assert_close(on_gpu.weight.cpu(), on_cpu.weight, rtol=1e-6, atol=1e-8)

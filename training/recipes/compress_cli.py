@@ -105,6 +105,7 @@ def run_recover(args: argparse.Namespace) -> int:
         neuron_multiple=args.neuron_multiple,
         max_swap_rounds=args.swap_rounds,
         solver_device=args.device,
+        dtype=args.dtype,
         seed=args.seed,
     )
     out = prune_and_recover(args.model, _examples(args), args.out, config)

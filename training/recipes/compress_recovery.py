@@ -44,6 +44,7 @@ class PruneRecipeConfig:
     neuron_multiple: int = DEFAULTS.neuron_multiple
     max_swap_rounds: int = DEFAULTS.osscar.max_swap_rounds
     solver_device: str = DEFAULTS.solver_device
+    dtype: str = DEFAULTS.dtype  # of the saved model; 'auto' keeps the source checkpoint's (training runs in fp32)
     distill: DistillConfig = field(default_factory=DistillConfig)
     seed: int = 0
 
@@ -92,7 +93,20 @@ def prune_and_recover(
     reports = gradual_prune(model, sequences, _prune_config(config), config.num_steps, after_step=recover)
     seconds = time.perf_counter() - started
     manifest = _manifest(Path(student_dir), model, config, [r.to_dict() for r in reports], seconds)
+    model.to(_output_dtype(Path(student_dir), config.dtype))
     return _save(model, tokenizer, card, out / "model", manifest)
+
+
+def _output_dtype(student_dir: Path, name: str):
+    """The torch dtype to save in: `name`, or for 'auto' the source checkpoint's config dtype."""
+    import json
+
+    from ranking.model_loader import DTYPES
+
+    if name == "auto":
+        config = json.loads((student_dir / "config.json").read_text())
+        name = str(config.get("dtype") or config.get("torch_dtype") or "float32")
+    return DTYPES.get(name, DTYPES["float32"])
 
 
 def _prune_config(config: PruneRecipeConfig):

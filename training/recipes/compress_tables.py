@@ -23,7 +23,7 @@ from training.data.movielens import DEFAULT_DATA_DIR
 from training.objectives.distill_config import DistillConfig
 from training.recipes.compress_quantize import QuantizeRecipeConfig
 from training.recipes.compress_recovery import PruneRecipeConfig
-from training.recipes.compress_report import CONTROL, REFERENCE, seed_stage
+from training.recipes.compress_stages import CONTROL, REFERENCE, StageNames
 
 DONE_FILE = "done.json"
 RESULT_FILE = "result.json"
@@ -197,41 +197,41 @@ def plan_stages(run: Path, config: CompressionConfig, examples, distill: Distill
         seed=config.seed,
     )
     mlp = config.recovery_mlp_sparsity
-    stages = [Stage("student-kd", ("reference",), {"source": "student-kd"}, lambda d: student)]
+    names = StageNames.of(config)
+    stages = [Stage(REFERENCE, ("reference",), {"source": REFERENCE}, lambda d: student)]
     for s in config.oneshot_mlp_sparsities:
-        stages.append(_prune_stage(f"oneshot-mlp{_pct(s)}", ("2",), student, examples, replace(base, mlp_sparsity=s)))
+        stages.append(_prune_stage(names.oneshot(s), ("2",), student, examples, replace(base, mlp_sparsity=s)))
     for scheme in config.schemes:
         quant = QuantizeRecipeConfig(scheme, config.group_size, config.num_calibration, config.seed)
-        stages.append(_quant_stage(f"quant-{scheme}", student, examples, quant))
+        stages.append(_quant_stage(names.quant(scheme), student, examples, quant))
     for recovery in ("sft", "kd"):
         spec = replace(base, mlp_sparsity=mlp, recovery=recovery)
-        stages.append(_prune_stage(f"oneshot-mlp{_pct(mlp)}-{recovery}", ("1", "3"), student, examples, spec))
+        stages.append(_prune_stage(names.recovered(recovery), ("1", "3"), student, examples, spec))
     heads = replace(base, head_sparsity=config.head_sparsity)
-    stages.append(_prune_stage(f"heads{_pct(config.head_sparsity)}", ("4",), student, examples, heads))
+    stages.append(_prune_stage(names.heads(), ("4",), student, examples, heads))
     heads_kd = replace(heads, recovery="kd")
-    stages.append(_prune_stage(f"heads{_pct(config.head_sparsity)}-kd", ("4",), student, examples, heads_kd))
+    stages.append(_prune_stage(names.heads("kd"), ("4",), student, examples, heads_kd))
     gradual = replace(base, mlp_sparsity=mlp, recovery="kd", num_steps=config.gradual_steps)
-    name = f"gradual{config.gradual_steps}-mlp{_pct(mlp)}-kd"
-    stages.append(_prune_stage(name, ("3",), student, examples, gradual))
+    stages.append(_prune_stage(names.gradual, ("3",), student, examples, gradual))
     # The whole chain: the gradually pruned + KD student, quantized with each scheme.
-    pruned = run / "compression" / name / "model"
+    pruned = run / "compression" / names.gradual / "model"
     for scheme in config.schemes:
         quant = QuantizeRecipeConfig(scheme, config.group_size, config.num_calibration, config.seed)
-        stages.append(_quant_stage(f"{name}-{scheme}", pruned, examples, quant, tables=("8b",)))
+        stages.append(_quant_stage(names.quant(scheme, names.gradual), pruned, examples, quant, tables=("8b",)))
     # Controls: the same recovery training without pruning. The demo student is not trained to convergence,
     # so extra steps alone can raise its AUC; Table 1 needs this row to separate recovery from more training.
     for recovery in ("sft", "kd"):
         control = replace(base, recovery=recovery)
-        stages.append(_prune_stage(f"unpruned-{recovery}", ("1",), student, examples, control))
+        stages.append(_prune_stage(names.control(recovery), ("1",), student, examples, control))
     repeated = {
-        f"oneshot-mlp{_pct(mlp)}-kd": replace(base, mlp_sparsity=mlp, recovery="kd"),
-        f"heads{_pct(config.head_sparsity)}-kd": heads_kd,
-        "unpruned-kd": replace(base, recovery="kd"),
+        names.recovered("kd"): replace(base, mlp_sparsity=mlp, recovery="kd"),
+        names.heads("kd"): heads_kd,
+        CONTROL: replace(base, recovery="kd"),
     }
     for offset in range(1, config.seed_replicates):
         for name, spec in repeated.items():
             seeded = replace(spec, seed=config.seed + offset)
-            stages.append(_prune_stage(seed_stage(name, offset), ("seeds",), student, examples, seeded))
+            stages.append(_prune_stage(names.seed(name, offset), ("seeds",), student, examples, seeded))
     # Last: the teacher is the slowest model to score and only fills the "Δ vs teacher" column.
     stages.append(Stage("teacher", ("reference",), {"source": "teacher"}, lambda d: run / "teacher" / "model"))
     return stages
@@ -304,10 +304,6 @@ def _is_done(run: Path, stage: Stage) -> bool:
 
 def _wall_seconds(run: Path, stage: Stage) -> float:
     return json.loads((run / "compression" / stage.name / DONE_FILE).read_text())["wall_seconds"]
-
-
-def _pct(fraction: float) -> str:
-    return str(round(fraction * 100))
 
 
 def get_config(name: str) -> CompressionConfig:

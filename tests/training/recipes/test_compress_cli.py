@@ -32,6 +32,10 @@ def test_prune_and_kd_recovery_on_own_checkpoint_and_data(tmp_path: Path) -> Non
     assert config["intermediate_size"] == width // 2 // 8 * 8
     assert [t["name"] for t in json.loads((out / "model" / "slmrank.json").read_text())["tasks"]] == ["apply"]
     assert (out / "round-0").is_dir()  # the KD round trained there
+    assert config["dtype"] == json.loads((model / "config.json").read_text())["dtype"]  # dtype in = dtype out
+    bf16 = tmp_path / "recovered-bf16"
+    assert cli(*argv[:7], bf16, "--mlp-sparsity", "0.5", "--recovery", "none", "--dtype", "bfloat16") == 0
+    assert json.loads((bf16 / "model" / "config.json").read_text())["dtype"] == "bfloat16"
 
     calib = tmp_path / "calib.jsonl"
     assert cli("compress", "calibration", "--model", model, "--data", jobs, "--out", calib, "--num-calibration", 6) == 0
