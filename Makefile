@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy ranking service training
+	$(BIN)/mypy ranking service training compression
 
 # A real vLLM CPU server for the HTTP-backend tests, in its own venv so its pins never touch the project's.
 vllm-venv:

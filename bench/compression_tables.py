@@ -1,6 +1,6 @@
 """The paper's compression tables on a trained MovieLens run: pruning + KD (Tables 1-4), quantization (Table 8).
 
-Runs `training.compression_pipeline.run_compression_pipeline` on a finished `slmrank train pipeline` run
+Runs `training.recipes.compress_tables.run_compression_pipeline` on a finished `slmrank train pipeline` run
 (teacher/, student-kd/, tokenizer/), resumably (stages under <run>/compression/), and writes
 <out>.md, <out>.json and <out>.png. The scale knobs override the named config; the report records them.
 
@@ -42,8 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from training.compression_pipeline import get_config, run_compression_pipeline
-    from training.compression_report import goals
+    from training.recipes.compress_report import goals
+    from training.recipes.compress_tables import get_config, run_compression_pipeline
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)

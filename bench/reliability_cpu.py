@@ -129,12 +129,24 @@ def overload_summary(result: Any, capacity_rps: float, unloaded_p99_ms: float) -
     }
 
 
+async def overload_phase(args: argparse.Namespace, cap: dict[str, Any], log_dir: Path) -> dict[str, Any]:
+    server = start_server(args.model, log_dir / "overload.log", {"SLMRANK_MAX_IN_FLIGHT": str(args.max_in_flight)})
+    rate = args.overload_factor * cap["capacity_rps"]
+    result = await open_loop(server, rate, args.overload_s, args.k, 5)
+    result.max_rss_mb = max(result.max_rss_mb, server.rss_mb())
+    server_side = server_latency(httpx.get(server.url + "/metrics", timeout=30).text)
+    server.stop()
+    summary = overload_summary(result, cap["capacity_rps"], cap["unloaded_p99_ms"])
+    return {**summary, "offered_rps": rate, "server_side": server_side}
+
+
 async def sigterm_phase(args: argparse.Namespace, rate: float, log_dir: Path) -> dict[str, Any]:
+    # The default admission cap: at half capacity nothing should be shed, so every request sent before the
+    # signal should be served.
     env = {
         "SLMRANK_SHUTDOWN_DRAIN_S": str(args.drain_s),
         "SLMRANK_SHUTDOWN_TIMEOUT_S": str(args.shutdown_timeout_s),
         "SLMRANK_BODY_TIMEOUT_S": "120",
-        "SLMRANK_MAX_IN_FLIGHT": str(args.max_in_flight),
     }
     server = start_server(args.model, log_dir / "sigterm.log", env)
     marks: dict[str, float] = {}
@@ -158,11 +170,13 @@ async def sigterm_phase(args: argparse.Namespace, rate: float, log_dir: Path) ->
         await asyncio.sleep(0.05)
     result = await load
     before = [o for o in result.outcomes if o.sent_at < marks["sent"]]
-    failed_before = [o for o in before if o.status != 200]
+    shed_before = [o for o in before if o.status == 503 and o.code == "overloaded"]
+    failed_before = [o for o in before if o.status != 200 and o not in shed_before]
     server.stop()
     return {
         "rate_rps": rate,
         "sent_before_sigterm": len(before),
+        "shed_before_sigterm": len(shed_before),
         "failed_before_sigterm": len(failed_before),
         "failed_before_statuses": dict(Counter(f"{o.status} {o.code}".strip() for o in failed_before)),
         "readyz_503_after_ms": None if ready_503_s is None else ready_503_s * 1e3,
@@ -256,25 +270,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     log_dir = REPO / "runs" / "reliability"
     log_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
-    server = start_server(args.model, log_dir / "capacity.log", {"SLMRANK_MAX_IN_FLIGHT": "100000"})
-    out["capacity"] = cap = await capacity(server, args)
-    server.stop()
-    print("capacity", cap, flush=True)
-    if args.max_in_flight <= 0:  # Little's law: admit what capacity serves within 2x the unloaded P99
-        args.max_in_flight = max(2, round(cap["capacity_rps"] * 2 * cap["unloaded_p99_ms"] / 1e3))
-    out["max_in_flight"] = args.max_in_flight
-    server = start_server(args.model, log_dir / "overload.log", {"SLMRANK_MAX_IN_FLIGHT": str(args.max_in_flight)})
-    rate = args.overload_factor * cap["capacity_rps"]
-    result = await open_loop(server, rate, args.overload_s, args.k, 5)
-    result.max_rss_mb = max(result.max_rss_mb, server.rss_mb())
-    server_side = server_latency(httpx.get(server.url + "/metrics", timeout=30).text)
-    server.stop()
-    out["overload"] = overload_summary(result, cap["capacity_rps"], cap["unloaded_p99_ms"])
-    out["overload"]["offered_rps"] = rate
-    out["overload"]["server_side"] = server_side
-    print("overload", out["overload"], flush=True)
     previous = json.loads(args.reuse_from.read_text()) if args.reuse_from else {}
     reused = set(args.reuse.split(",")) if args.reuse else set()
+    if "capacity" in reused:
+        out["capacity"] = cap = previous["capacity"]
+    else:
+        server = start_server(args.model, log_dir / "capacity.log", {"SLMRANK_MAX_IN_FLIGHT": "100000"})
+        out["capacity"] = cap = await capacity(server, args)
+        server.stop()
+    print("capacity", cap, flush=True)
+    if args.max_in_flight <= 0:  # Little's law: admit what capacity serves within 2x the unloaded P50
+        args.max_in_flight = max(2, round(cap["capacity_rps"] * 2 * cap["unloaded_p50_ms"] / 1e3))
+    out["max_in_flight"] = args.max_in_flight
+    if "overload" in reused:
+        out["overload"], out["max_in_flight"] = previous["overload"], previous["max_in_flight"]
+    else:
+        out["overload"] = await overload_phase(args, cap, log_dir)
+        if "overload" in previous and "capacity" in reused:  # same capacity probe: keep the other cap's run
+            out["overload_previous"] = {**previous["overload"], "max_in_flight": previous["max_in_flight"]}
+    print("overload", out["overload"], flush=True)
     if "schemathesis" in reused:
         out["schemathesis"] = previous["schemathesis"]
     else:
@@ -304,7 +318,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--capacity-s", type=float, default=15)
     p.add_argument("--overload-factor", type=float, default=3.0)
     p.add_argument("--overload-s", type=float, default=60)
-    p.add_argument("--max-in-flight", type=int, default=0, help="0: capacity x 2 x unloaded P99 (Little's law)")
+    p.add_argument("--max-in-flight", type=int, default=0, help="0: capacity x 2 x unloaded P50 (Little's law)")
     p.add_argument("--cases", type=int, default=10_000, help="schemathesis cases in all")
     p.add_argument("--sigterm-after-s", type=float, default=8)
     p.add_argument("--drain-s", type=float, default=2)
@@ -313,7 +327,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--idle-hold-s", type=float, default=20)
     p.add_argument("--name", default="reliability-cpu")
     p.add_argument("--reuse-from", type=Path, help="a previous results JSON to take phases from")
-    p.add_argument("--reuse", default="", help="comma-separated phases to take from it: schemathesis,sigterm,idle")
+    phases = "capacity,overload,schemathesis,sigterm,idle"
+    p.add_argument("--reuse", default="", help=f"comma-separated phases to take from it: {phases}")
     return p.parse_args()
 
 

@@ -50,7 +50,8 @@ def _schemathesis(st: dict[str, Any]) -> str:
 
 def _sigterm(sg: dict[str, Any]) -> str:
     return (
-        f"{sg['failed_before_sigterm']} failed of {sg['sent_before_sigterm']:,} sent before; /readyz 503 after"
+        f"{sg['failed_before_sigterm']} failed of {sg['sent_before_sigterm'] - sg.get('shed_before_sigterm', 0):,}"
+        f" admitted before it ({sg.get('shed_before_sigterm', 0)} more shed at admission); /readyz 503 after"
         f" {_f(sg['readyz_503_after_ms'])} ms; exit after {_f(sg['exit_after_s'])} s (drain + timeout"
         f" {_f(sg['graceful_s'])} s; hard bound with the watchdog {_f(sg['bound_s'])} s)"
     )
@@ -75,7 +76,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         f"{hits} occurrences of the marker in {len(r['log_marker_hits'])} server logs"
         f" (hostile inputs at debug level answered {r['hostile']['statuses']})"
     )
-    return [
+    table = [
         ("capacity (k=16, closed loop)", "-", BEFORE["capacity"], _capacity(r["capacity"])),
         (overload_test, overload_goal, BEFORE["overload"], _overload(ov)),
         (
@@ -98,6 +99,11 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ),
         ("member text in logs (every level, every error path)", "none", BEFORE["logs"], logs),
     ]
+    if "overload_previous" in r:
+        prev = r["overload_previous"]
+        test = f"the same, previous run with SLMRANK_MAX_IN_FLIGHT={prev['max_in_flight']}"
+        table.insert(2, (test, overload_goal, "", _overload(prev)))
+    return table
 
 
 def write_report(r: dict[str, Any], stem: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
@@ -82,7 +83,8 @@ def export_compressed(
     for name, layer in layers.items():
         tensors.update(layer_tensors(name, layer, scheme, dtype))
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
-    config = model.config.to_dict()
+    model_config: Any = model.config
+    config = model_config.to_dict()
     config["quantization_config"] = scheme.to_config()
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     if source_dir is not None:

@@ -63,7 +63,7 @@ class GroupLayout:
         quota = self.keep_per_partition(num_keep)
         per_partition = scores.reshape(self.num_partitions, self.groups_per_partition)
         top = per_partition.topk(quota, dim=1).indices
-        offsets = torch.arange(self.num_partitions).unsqueeze(1) * self.groups_per_partition
+        offsets = torch.arange(self.num_partitions, device=scores.device).unsqueeze(1) * self.groups_per_partition
         return tuple(sorted((top + offsets).reshape(-1).tolist()))
 
 
@@ -72,21 +72,30 @@ def damped_gram(gram: torch.Tensor, damp: float) -> torch.Tensor:
     gram = gram.double()
     mean_diag = float(gram.diagonal().mean())
     scale = damp * mean_diag if mean_diag > 0 else 1e-8
-    return gram + scale * torch.eye(gram.shape[0], dtype=torch.float64)
+    return gram + scale * torch.eye(gram.shape[0], dtype=torch.float64, device=gram.device)
 
 
 class LayerProblem:
     """One layer's Gram matrix, dense weights and group layout; measures and refits selections."""
 
-    def __init__(self, gram: torch.Tensor, weight: torch.Tensor, layout: GroupLayout, damp: float = 0.01):
-        """gram [p, p] = XᵀX; weight [p, q] = linear.weight.T; damp the ridge used by refits."""
+    def __init__(
+        self,
+        gram: torch.Tensor,
+        weight: torch.Tensor,
+        layout: GroupLayout,
+        damp: float = 0.01,
+        device: str | torch.device = "cpu",
+    ):
+        """gram [p, p] = XᵀX; weight [p, q] = linear.weight.T; damp the ridge used by refits; device of the maths."""
         p = layout.num_inputs
         if gram.shape != (p, p) or weight.shape[0] != p:
             raise ValueError(f"gram {tuple(gram.shape)} / weight {tuple(weight.shape)} do not match p={p}")
         self.layout = layout
-        # The solvers are index-heavy bookkeeping on p×p matrices: they run on CPU in float64.
-        self.gram = gram.detach().double().cpu()
-        self.weight = weight.detach().double().cpu()
+        # The solvers run in float64 on `device` (CPU by default; a GPU's float64 is fast enough for p in the
+        # thousands, and the index bookkeeping stays small).
+        self.device = torch.device(device)
+        self.gram = gram.detach().double().to(self.device)
+        self.weight = weight.detach().double().to(self.device).contiguous()  # row-major: rows are groups
         self.damped = damped_gram(self.gram, damp)
         # The ridge pulls Ŵ toward B: the refit minimises ‖X(B − Ŵ)‖² + λ̄‖B − Ŵ‖², whose normal equations
         # have right-hand side H_d B rather than H B.

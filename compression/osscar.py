@@ -25,114 +25,38 @@ from dataclasses import dataclass
 
 import torch
 
-from compression.baselines import BASELINE_SCORES, baseline_selection
+from compression.baselines import BASELINE_SCORES
 from compression.layer_problem import LayerProblem, Selection
+from compression.support import Support, full_inverse
+from compression.swap_search import SwapSearch
+
+SEARCHES = ("auto", "pruned_set", "support")
 
 
 @dataclass(frozen=True)
 class OsscarConfig:
     """Solver knobs: how many greedy steps, and the local-search budget."""
 
-    num_greedy_steps: int = 64  # removal is done in this many blocks (1 group per step when fewer groups)
-    max_swap_rounds: int = 20  # 0 turns local search off
-    swap_candidates: int = 8  # cheapest kept groups tried as the one to swap out, per round
+    num_greedy_steps: int = 32  # removal is done in this many blocks (1 group per step when fewer groups)
+    max_swap_rounds: int = 20  # swaps applied at most (one per round); 0 turns local search off
+    swap_candidates: int = 64  # cheapest kept groups tried as the one to swap out (0: every kept group)
+    # "pruned_set": the closed-form search over the pruned set (compression/swap_search.py; one-column groups
+    # only, all pairs of a round in two matrix products); "support": the kept-set search below (any group size,
+    # O(p²·|pruned|) per candidate); "auto": pruned_set where it applies.
+    search: str = "auto"
     # Local search also runs from these baselines' supports and the best end point wins: 1-for-1 swaps
     # stop at local optima, and a second start is cheap insurance that OSSCAR never loses to a refit
     # baseline.
     warm_starts: tuple[str, ...] = ("wanda", "magnitude")
 
     def __post_init__(self) -> None:
-        if self.num_greedy_steps < 1 or self.max_swap_rounds < 0 or self.swap_candidates < 1:
-            raise ValueError("OsscarConfig: steps >= 1, swap rounds >= 0, swap candidates >= 1")
+        if self.num_greedy_steps < 1 or self.max_swap_rounds < 0 or self.swap_candidates < 0:
+            raise ValueError("OsscarConfig: steps >= 1, swap rounds >= 0, swap candidates >= 0")
+        if self.search not in SEARCHES:
+            raise ValueError(f"OsscarConfig.search must be one of {SEARCHES}, got {self.search!r}")
         unknown = set(self.warm_starts) - set(BASELINE_SCORES)
         if unknown:
             raise ValueError(f"OsscarConfig.warm_starts: unknown baselines {sorted(unknown)}")
-
-
-class Support:
-    """A kept set S with its inverse Gram block and least-squares weights, updated in closed form."""
-
-    def __init__(self, problem: LayerProblem):
-        """Start from every group kept: Hinv = H⁻¹ and W = B (the refit of the full support)."""
-        self.problem = problem
-        self.hinv = torch.cholesky_inverse(torch.linalg.cholesky(problem.damped))
-        self.weight = problem.weight.clone()
-        self.kept = torch.ones(problem.layout.num_groups, dtype=torch.bool)
-        self.objective = 0.0
-
-    def clone(self) -> Support:
-        other = Support.__new__(Support)
-        other.problem = self.problem
-        other.hinv, other.weight, other.kept = self.hinv.clone(), self.weight.clone(), self.kept.clone()
-        other.objective = self.objective
-        return other
-
-    def kept_groups(self) -> tuple[int, ...]:
-        return tuple(torch.nonzero(self.kept).reshape(-1).tolist())
-
-    def removal_costs(self) -> torch.Tensor:
-        """δ_g for every group [num_groups] (inf for groups already removed)."""
-        layout = self.problem.layout
-        costs = torch.full((layout.num_groups,), math.inf, dtype=torch.float64)
-        groups = torch.nonzero(self.kept).reshape(-1)
-        if groups.numel():
-            idx = layout.columns(groups.tolist()).reshape(groups.numel(), layout.group_size)
-            w = self.weight[idx]  # [n, k, q]
-            costs[groups] = _quadratic_forms(self.hinv[idx.unsqueeze(2), idx.unsqueeze(1)], w)
-        return costs
-
-    def addition_gains(self) -> torch.Tensor:
-        """γ_a for every group [num_groups] (-inf for groups already kept)."""
-        layout, h = self.problem.layout, self.problem.damped
-        gains = torch.full((layout.num_groups,), -math.inf, dtype=torch.float64)
-        groups = torch.nonzero(~self.kept).reshape(-1)
-        if not groups.numel():
-            return gains
-        n, k = groups.numel(), layout.group_size
-        idx = layout.columns(groups.tolist()).reshape(n, k)
-        h_rows = h[idx]  # [n, k, p]
-        u = torch.einsum("ij,nkj->nki", self.hinv, h_rows)  # Hinv H_{:a} per group, [n, k, p]
-        schur = h[idx.unsqueeze(2), idx.unsqueeze(1)] - torch.einsum("nkp,njp->nkj", h_rows, u)  # C_a [n, k, k]
-        resid = self.problem.target[idx] - torch.einsum("nkp,pq->nkq", h_rows, self.weight)  # r_a [n, k, q]
-        gains[groups] = _quadratic_forms(schur, resid)
-        return gains
-
-    def remove(self, groups: list[int]) -> float:
-        """Drop `groups` from S with the block OBS downdate; returns the objective increase δ_T."""
-        cols = self.problem.layout.columns(groups)
-        hinv_tt = self.hinv[cols][:, cols]
-        w_t = self.weight[cols]
-        solved_w = torch.linalg.solve(hinv_tt, w_t)
-        delta = float((w_t * solved_w).sum())
-        hinv_t = self.hinv[:, cols]
-        self.weight -= hinv_t @ solved_w
-        self.hinv -= hinv_t @ torch.linalg.solve(hinv_tt, self.hinv[cols])
-        self.weight[cols] = 0.0
-        self.hinv[cols] = 0.0
-        self.hinv[:, cols] = 0.0
-        self.kept[groups] = False
-        self.objective += delta
-        return delta
-
-    def add(self, groups: list[int]) -> float:
-        """Bring `groups` back into S with the bordered-inverse update; returns the objective decrease γ_A."""
-        h = self.problem.damped
-        cols = self.problem.layout.columns(groups)
-        h_rows = h[cols]
-        u = self.hinv @ h_rows.T  # [p, a]: H_SS⁻¹ H_SA embedded
-        schur_inv = torch.linalg.inv(h[cols][:, cols] - h_rows @ u)
-        resid = self.problem.target[cols] - h_rows @ self.weight
-        step = schur_inv @ resid
-        gain = float((resid * step).sum())
-        self.weight -= u @ step
-        self.weight[cols] = step
-        self.hinv += u @ schur_inv @ u.T
-        self.hinv[:, cols] = -u @ schur_inv
-        self.hinv[cols] = (-u @ schur_inv).T
-        self.hinv[cols[:, None], cols[None, :]] = schur_inv
-        self.kept[groups] = True
-        self.objective -= gain
-        return gain
 
 
 class Osscar:
@@ -143,16 +67,17 @@ class Osscar:
 
     def select(self, problem: LayerProblem, num_keep: int) -> Selection:
         """Keep `num_keep` groups of `problem`; returns the refit selection."""
-        layout = problem.layout
-        quota = layout.keep_per_partition(num_keep)
-        support = Support(problem)
+        quota = problem.layout.keep_per_partition(num_keep)
+        inverse = full_inverse(problem)
+        support = Support(problem, inverse)
         self._greedy(support, quota)
-        greedy_objective = problem.objective(support.kept_groups())
+        greedy_objective = support.objective
+        if self._uses_pruned_set(problem):
+            return self._select_pruned_set(problem, num_keep, inverse, support, greedy_objective)
         support, num_swaps = self._local_search(support, quota)
         for method in self.config.warm_starts:
-            start = Support(problem)
-            pruned = set(range(layout.num_groups)) - set(baseline_selection(problem, num_keep, method).kept)
-            start.remove(sorted(pruned))
+            start = Support(problem, inverse)
+            start.remove(sorted(_pruned_by(problem, num_keep, method)))
             start, swaps = self._local_search(start, quota)
             if start.objective < support.objective:
                 support, num_swaps = start, swaps
@@ -165,6 +90,61 @@ class Osscar:
             objective=problem.objective(kept),
             num_swaps=num_swaps,
         )
+
+    def _uses_pruned_set(self, problem: LayerProblem) -> bool:
+        if self.config.search == "support":
+            return False
+        if problem.layout.group_size != 1:
+            if self.config.search == "pruned_set":
+                raise ValueError("OsscarConfig.search='pruned_set' needs one-column groups (MLP neurons)")
+            return False
+        return True
+
+    def _select_pruned_set(
+        self, problem: LayerProblem, num_keep: int, inverse: torch.Tensor, greedy: Support, greedy_objective: float
+    ) -> Selection:
+        """Local search over the pruned set from the best of the greedy end point and the warm starts.
+
+        Evaluating a start is one Cholesky of the pruned block, so every start is scored and only the best is
+        searched from: the result is never worse than any warm start's refit (the baselines' insurance).
+        """
+        starts = [set(range(problem.layout.num_groups)) - set(greedy.kept_groups())]
+        starts += [_pruned_by(problem, num_keep, method) for method in self.config.warm_starts]
+        best = min(starts, key=lambda pruned: SwapSearch.objective_of(problem, inverse, sorted(pruned)))
+        search, num_swaps = self._swap_rounds(SwapSearch(problem, inverse, sorted(best)))
+        if num_swaps:
+            search.refresh()  # the objective and R re-solved from M, free of the updates' rounding
+        return Selection(
+            kept=search.kept_groups(),
+            weight=search.refit_weight(),
+            method="osscar",
+            greedy_objective=greedy_objective,
+            objective=search.objective,
+            num_swaps=num_swaps,
+        )
+
+    def _swap_rounds(self, search: SwapSearch) -> tuple[SwapSearch, int]:
+        """Apply the best 1-for-1 swap among the candidate outs until none lowers f (or the round budget ends).
+
+        Candidates: the `swap_candidates` kept groups cheapest to remove, ranked once at the start (ranking
+        costs as much as a round over every kept group); 0 tries every kept group in every round.
+        """
+        num_swaps = 0
+        if not search.pruned.numel() or self.config.max_swap_rounds == 0:
+            return search, 0
+        pool = None
+        if self.config.swap_candidates:
+            pool = torch.argsort(search.removal_costs())[: self.config.swap_candidates]
+        for _ in range(self.config.max_swap_rounds):
+            outs = torch.nonzero(search.kept).reshape(-1) if pool is None else pool[search.kept[pool]]
+            if not outs.numel():
+                break
+            out, back, after = search.best_swap(outs)
+            if not after < search.objective * (1 - 1e-12) - 1e-12:
+                break
+            search.swap(out, back)
+            num_swaps += 1
+        return search, num_swaps
 
     def _greedy(self, support: Support, quota: int) -> None:
         """Remove the cheapest groups, a block per step, until every partition holds `quota`."""
@@ -189,7 +169,8 @@ class Osscar:
         for _ in range(self.config.max_swap_rounds):
             costs = support.removal_costs()
             best = support
-            for out in torch.argsort(costs)[: self.config.swap_candidates].tolist():
+            candidates = self.config.swap_candidates or costs.numel()
+            for out in torch.argsort(costs)[:candidates].tolist():
                 if not math.isfinite(float(costs[out])):
                     break
                 trial = support.clone()
@@ -206,11 +187,10 @@ class Osscar:
         return support, num_swaps
 
 
-def _quadratic_forms(blocks: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """tr(r_gᵀ A_g⁻¹ r_g) per group: blocks A [n, k, k], rhs r [n, k, q] -> [n]."""
-    if blocks.shape[1] == 1:  # neurons: scalar blocks, a division (batched 1×1 solves are slow)
-        return rhs.pow(2).sum(dim=(1, 2)) / blocks[:, 0, 0]
-    return (rhs * torch.linalg.solve(blocks, rhs)).sum(dim=(1, 2))
+def _pruned_by(problem: LayerProblem, num_keep: int, method: str) -> set[int]:
+    """The groups a baseline would prune: a warm start for local search."""
+    kept = problem.layout.top_groups(BASELINE_SCORES[method](problem), num_keep)
+    return set(range(problem.layout.num_groups)) - set(kept)
 
 
 def _cheapest(support: Support, quota: int, count: int) -> list[int]:

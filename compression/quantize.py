@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -172,7 +173,7 @@ def decoder_linears(model: nn.Module) -> dict[str, nn.Linear]:
     found = {}
     for prefix, layer in layer_prefixes(model):
         for local in layout.linear_names:
-            found[prefix + local] = layer.get_submodule(local)
+            found[prefix + local] = cast(nn.Linear, layer.get_submodule(local))
     return found
 
 
@@ -183,7 +184,7 @@ def _gram_key(name: str, layout: DecoderLayout) -> str:
     return f"{prefix}.layers.{index}.{layout.input_sources.get(sub, sub)}"
 
 
-def _progress(items, enabled: bool):  # type: ignore[no-untyped-def]
+def _progress(items: Any, enabled: bool) -> Any:
     if not enabled:
         return items
     from tqdm import tqdm

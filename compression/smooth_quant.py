@@ -13,6 +13,7 @@ o_proj is left alone: under GQA one v_proj row feeds several query heads' o_proj
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,9 +38,10 @@ def smooth_decoder_layer(
     absmax has the per-channel max |x| of the inputs of the attention projections ("attn"), the MLP's
     gate/up ("mlp") and down_proj ("down"), measured before smoothing.
     """
-    qkv = [layer.get_submodule(name) for name in layout.qkv]
-    gate_up = [layer.get_submodule(name) for name in layout.gate_up]
-    down = layer.get_submodule(layout.down_proj)
+    # HF submodules: their weights and sizes are attributes nn.Module does not declare.
+    qkv: list[Any] = [layer.get_submodule(name) for name in layout.qkv]
+    gate_up: list[Any] = [layer.get_submodule(name) for name in layout.gate_up]
+    down: Any = layer.get_submodule(layout.down_proj)
     s_attn = smoothing_scales(absmax["attn"], [linear.weight for linear in qkv], alpha)
     s_mlp = smoothing_scales(absmax["mlp"], [linear.weight for linear in gate_up], alpha)
     s_down = smoothing_scales(absmax["down"], [down.weight], alpha)
@@ -58,14 +60,14 @@ def smooth_decoder_layer(
     return {"attn": s_attn, "mlp": s_mlp, "down": s_down}
 
 
-def _up_rows(gate_up: list[nn.Module], width: int) -> tuple[nn.Module, slice]:
+def _up_rows(gate_up: list[Any], width: int) -> tuple[Any, slice]:
     """The linear holding the up projection and its rows: up_proj whole, or the second half of gate_up_proj."""
     if len(gate_up) == 1:
         return gate_up[0], slice(width, 2 * width)
     return gate_up[1], slice(0, width)
 
 
-def _fold_into_norm(norm: nn.Module, factor: torch.Tensor, offset: float) -> None:
+def _fold_into_norm(norm: Any, factor: torch.Tensor, offset: float) -> None:
     """Make the norm's output scale by `factor`: (offset + w) -> (offset + w) · factor."""
     weight = norm.weight
     weight.copy_(((weight.double() + offset) * factor - offset).to(weight.dtype))

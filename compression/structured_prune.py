@@ -48,6 +48,7 @@ class PruneConfig:
     neuron_multiple: int = 1  # kept neurons rounded down to a multiple (128 suits Marlin/W4A16 kernels)
     sequential: bool = False  # re-calibrate each layer on the already-pruned layers below it
     max_seq_len: int = 1024
+    solver_device: str = "auto"  # where the layer solvers run: "auto" (CUDA when available), "cpu", "cuda"
     osscar: OsscarConfig = field(default_factory=OsscarConfig)
 
     def __post_init__(self) -> None:
@@ -118,13 +119,22 @@ def select(problem: LayerProblem, num_keep: int, config: PruneConfig) -> Selecti
     return baseline_selection(problem, num_keep, config.method, refit=config.refit)
 
 
-def mlp_problem(mlp: nn.Module, gram: torch.Tensor, damp: float) -> LayerProblem:
+def solver_device(name: str) -> torch.device:
+    """`auto`: CUDA when available, else CPU; `cuda` without CUDA is refused."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"solver device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def mlp_problem(mlp: Any, gram: torch.Tensor, damp: float, device: str = "cpu") -> LayerProblem:
     """down_proj's problem: one group per intermediate neuron."""
     weight = mlp.down_proj.weight.detach().T
-    return LayerProblem(gram, weight, GroupLayout(weight.shape[0], 1), damp)
+    return LayerProblem(gram, weight, GroupLayout(weight.shape[0], 1), damp, solver_device(device))
 
 
-def attention_problem(attn: nn.Module, gram: torch.Tensor, scheme: str, damp: float) -> LayerProblem:
+def attention_problem(attn: Any, gram: torch.Tensor, scheme: str, damp: float, device: str = "cpu") -> LayerProblem:
     """o_proj's problem: a group per query head (partitioned by KV head) or per whole KV group."""
     num_heads, num_kv, head_dim = _head_counts(attn)
     weight = attn.o_proj.weight.detach().T
@@ -132,10 +142,10 @@ def attention_problem(attn: nn.Module, gram: torch.Tensor, scheme: str, damp: fl
         layout = GroupLayout(num_heads, head_dim, num_partitions=num_kv)
     else:
         layout = GroupLayout(num_kv, head_dim * (num_heads // num_kv))
-    return LayerProblem(gram, weight, layout, damp)
+    return LayerProblem(gram, weight, layout, damp, solver_device(device))
 
 
-def attention_keep_count(attn: nn.Module, sparsity: float, scheme: str) -> int:
+def attention_keep_count(attn: Any, sparsity: float, scheme: str) -> int:
     """Groups kept at `sparsity`: query heads (a multiple of the KV-head count) or whole KV groups."""
     num_heads, num_kv, _ = _head_counts(attn)
     if scheme == "per_kv_group":
@@ -143,9 +153,7 @@ def attention_keep_count(attn: nn.Module, sparsity: float, scheme: str) -> int:
     return num_kept(num_kv, sparsity)
 
 
-def shrink_mlp(
-    mlp: nn.Module, kept: Sequence[int], down_weight: torch.Tensor | None = None, fused: bool = False
-) -> None:
+def shrink_mlp(mlp: Any, kept: Sequence[int], down_weight: torch.Tensor | None = None, fused: bool = False) -> None:
     """Keep only neurons `kept`; down_weight [intermediate, hidden] (input-major, full width) if refit."""
     idx = torch.as_tensor(list(kept), dtype=torch.long)
     if fused:
@@ -159,7 +167,7 @@ def shrink_mlp(
 
 
 def shrink_attention(
-    attn: nn.Module,
+    attn: Any,
     kept_heads: Sequence[int],
     kept_kv: Sequence[int],
     o_weight: torch.Tensor | None = None,
@@ -183,9 +191,9 @@ def shrink_attention(
         attn.num_key_value_heads = len(kept_kv)
 
 
-def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
+def _prune_mlp(mlp: Any, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
     start = time.perf_counter()
-    problem = mlp_problem(mlp, gram, config.damp)
+    problem = mlp_problem(mlp, gram, config.damp, config.solver_device)
     keep = num_kept(problem.layout.num_groups, config.mlp_sparsity, config.neuron_multiple)
     selection = select(problem, keep, config)
     shrink_mlp(mlp, selection.kept, selection.weight, fused)
@@ -199,10 +207,10 @@ def _prune_mlp(mlp: nn.Module, gram: torch.Tensor, index: int, config: PruneConf
     )
 
 
-def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
+def _prune_attention(attn: Any, gram: torch.Tensor, index: int, config: PruneConfig, fused: bool) -> LayerReport:
     start = time.perf_counter()
     num_heads, num_kv, _ = _head_counts(attn)
-    problem = attention_problem(attn, gram, config.head_scheme, config.damp)
+    problem = attention_problem(attn, gram, config.head_scheme, config.damp, config.solver_device)
     selection = select(problem, attention_keep_count(attn, config.head_sparsity, config.head_scheme), config)
     if config.head_scheme == "per_kv_group":
         kept_heads, kept_kv = list(selection.kept), list(range(num_kv))
@@ -221,7 +229,7 @@ def _prune_attention(attn: nn.Module, gram: torch.Tensor, index: int, config: Pr
     )
 
 
-def _head_counts(attn: nn.Module) -> tuple[int, int, int]:
+def _head_counts(attn: Any) -> tuple[int, int, int]:
     """(query heads, KV heads, head_dim) read off the module's current shapes (fused qkv_proj included)."""
     head_dim = int(attn.head_dim)
     num_heads = attn.o_proj.in_features // head_dim
@@ -264,8 +272,8 @@ def _slice_linear(
 
 def _update_config(model: nn.Module) -> None:
     """Write the (uniform) new widths into the model config; head_dim is made explicit."""
-    config = model.config
-    layer = decoder_layers(model)[0]
+    config: Any = model.config
+    layer: Any = decoder_layers(model)[0]
     config.intermediate_size = layer.mlp.down_proj.in_features
     num_heads, num_kv, head_dim = _head_counts(layer.self_attn)
     config.num_attention_heads, config.num_key_value_heads, config.head_dim = num_heads, num_kv, head_dim

@@ -20,7 +20,7 @@ _NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 def check_rank_request(req: RankRequest, settings: Settings, tasks: Iterable[str], default_task: str) -> None:
     """Raise RequestRejectedError (422) naming every broken field and its limit."""
     problems = _candidate_problems(req, settings) + _member_problems(req, settings)
-    task = req.task or default_task
+    task = req.task if req.task is not None else default_task  # "" names no task: refused, not defaulted
     known = list(tasks)
     if task not in known:
         problems.append(ErrorDetail(field="task", message=f"unknown task; known tasks: {', '.join(known)}"))

@@ -7,8 +7,12 @@ rest learn within a millisecond that they should retry elsewhere. Sheds are coun
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.errors import RequestRejectedError
 from service.raw_error import send_error
 from service.state import ServiceState
 
@@ -55,3 +59,18 @@ class AdmissionGate:
 
 
 _RETRY = [(b"retry-after", b"1")]
+
+
+@contextmanager
+def candidate_budget(state: ServiceState, num_candidates: int) -> Iterator[None]:
+    """Hold `num_candidates` of SLMRANK_MAX_IN_FLIGHT_CANDIDATES while a parsed request is scored; over the
+    budget it is refused (503 overloaded) before tokenisation. A request alone is always let through."""
+    limit = state.settings.max_in_flight_candidates
+    if state.num_candidates > 0 and state.num_candidates + num_candidates > limit:
+        state.metrics.shed.labels(reason="candidates").inc()
+        raise RequestRejectedError(503, "overloaded", "the service is at capacity; retry shortly", retry_after_s=1)
+    state.num_candidates += num_candidates
+    try:
+        yield
+    finally:
+        state.num_candidates -= num_candidates

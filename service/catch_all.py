@@ -7,6 +7,7 @@ type and where it was raised, never its message, and nothing is re-raised.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 
@@ -44,6 +45,11 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            # The server cancels what is left when the shutdown timeout passes: a 503, not a 500 and a traceback.
+            if not started:
+                headers = [(b"connection", b"close"), (b"retry-after", b"1")]
+                await send_error(send, 503, "shutting_down", "the server is shutting down; retry", (), headers)
         except Exception as exc:  # the last resort: answer and log safely
             log.error("unexpected error handling %s %s: %s", scope["method"], scope["path"], describe(exc))
             count_error(scope, "internal_error")

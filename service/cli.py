@@ -33,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--engine-urls", help="comma-separated engine URLs (SLMRANK_ENGINE_URLS)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="SLMRANK_LOG_LEVEL")
     parser.add_argument(
+        "--models-file",
+        help="JSON or TOML file of several served models, A/B weights and a shadow (SLMRANK_MODELS_FILE; "
+        "docs/ab-testing.md)",
+    )
+    parser.add_argument(
         "--remote",
         action="append",
         default=[],

@@ -85,6 +85,8 @@ def build_gateway(settings: Settings, metrics: VariantMetrics) -> Gateway:
     for entry in config.models:
         ranker = build_ranker(settings, entry)
         served.append(ServedModel(entry.name or ranker.model_name, entry, ranker))
+    if settings.default_task and not any(settings.default_task in m.ranker.tasks for m in served):
+        raise ValueError(f"SLMRANK_DEFAULT_TASK={settings.default_task!r} is a task of none of the served models")
     return Gateway(served, config, metrics)
 
 
@@ -102,9 +104,27 @@ def check_models(settings: Settings) -> list[str]:
     problems = []
     for entry in config.models:
         try:
+            if entry.backend == "embedded":
+                _check_architecture(entry.model_dir)
             card = ModelCard.load(entry.model_dir)
             tokenizer, vocab_size, _ = load_tokenizer(entry.model_dir)
             resolve_all(tokenizer, card.tasks, vocab_size)
         except (ValueError, OSError) as exc:  # CardError, LabelTokenError and CheckpointError are ValueErrors
             problems.append(f"{entry.model_dir}: {exc}")
     return problems
+
+
+def _check_architecture(model_dir: Any) -> None:
+    """The embedded engine runs the architectures of ranking/decoder_layout.py; others go to a remote engine."""
+    import json
+    from pathlib import Path
+
+    from ranking.decoder_layout import UnsupportedArchitectureError, decoder_layout
+
+    path = Path(model_dir) / "config.json"
+    if not path.exists():
+        return  # the loader reports a missing config.json in its own words
+    try:
+        decoder_layout(json.loads(path.read_text()))
+    except UnsupportedArchitectureError as exc:
+        raise UnsupportedArchitectureError(f"{exc} for the embedded engine; serve it with --backend vllm") from None

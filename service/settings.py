@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         description="Scoring requests admitted at once, counted before the body is read; more get 503 `overloaded`"
         " with `Retry-After` at once. Size it to capacity (req/s) × the latency you accept (s).",
     )
+    max_in_flight_candidates: int = Field(
+        2048,
+        ge=1,
+        description="Candidates of admitted requests scored at once; a request that would pass it gets 503"
+        " overloaded before it is tokenised (one request alone always passes).",
+    )
     body_timeout_s: float = Field(
         10.0,
         gt=0,

@@ -22,6 +22,7 @@ class ServiceState:
     metrics: ServiceMetrics = field(init=False)
     variant_metrics: VariantMetrics = field(init=False)
     num_admitted: int = 0  # scoring requests past the admission gate (body not necessarily read yet)
+    num_candidates: int = 0  # candidates of parsed requests being scored (service/admission_gate.py)
     is_draining: bool = False  # set on SIGTERM: /readyz answers 503, responses carry Connection: close
 
     def __post_init__(self) -> None:

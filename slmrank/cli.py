@@ -14,6 +14,9 @@ from slmrank import __version__
 
 # Each module defines `register(subparsers)`; order is the order shown in --help.
 COMMAND_MODULES = ("service.cli", "ranking.cli", "ranking.card_cli", "training.cli", "compression.cli", "loadtest.cli")
+# Jobs one package adds to another's group, which may not import it: `slmrank compress recover|tables` need
+# training (KD), and compression/ may not import training/. (module whose register returns the group, function)
+GROUP_EXTENSIONS = (("compression.cli", "training.recipes.compress_cli", "register_compress_jobs"),)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,15 +27,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"slmrank {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups = {}
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # the CLI module exists but one of its imports is missing: a real error
-                raise
-            continue
-        module.register(subparsers)
+        module = _optional_module(name)
+        if module is not None:
+            groups[name] = module.register(subparsers)
+    for group, name, function in GROUP_EXTENSIONS:
+        module = _optional_module(name)
+        if module is not None and groups.get(group) is not None:
+            getattr(module, function)(groups[group])
     return parser
+
+
+def _optional_module(name: str):  # type: ignore[no-untyped-def]
+    """The module, or None when it is not installed (a missing import *inside* it is a real error)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name and not name.startswith(f"{exc.name}."):
+            raise
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,8 +16,9 @@ def user_error_types() -> tuple[type[Exception], ...]:
     from training.data.dataset_reader import DataError
     from training.recipes.config_loader import ConfigError
     from training.recipes.model_init import InitError
+    from training.setup_error import SetupError
 
-    return (DataError, ConfigError, InitError, CardError, LabelTokenError, KeyError, FileNotFoundError)
+    return (DataError, ConfigError, InitError, CardError, LabelTokenError, SetupError, KeyError, FileNotFoundError)
 
 
 def user_errors(handler: Handler) -> Handler:

@@ -6,6 +6,8 @@ positions, so the LM head runs on just those rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from training.packed_batch import IGNORE, PackedBatch
@@ -30,15 +32,20 @@ def rows_logits(model, hidden: torch.Tensor, index: torch.Tensor) -> torch.Tenso
     return model.lm_head(hidden[index.to(hidden.device)]).float()
 
 
-def sequence_positions(batch: PackedBatch, per_row: int, generator: torch.Generator | None) -> torch.Tensor:
-    """Flat indices of up to `per_row` random non-pad positions per row (all of them if per_row <= 0)."""
+def sequence_positions(
+    batch: PackedBatch, per_row: int, generator: torch.Generator | Sequence[torch.Generator] | None
+) -> torch.Tensor:
+    """Flat indices of up to `per_row` random non-pad positions per row (all of them if per_row <= 0).
+
+    One generator for all rows, or one per row (then a row's sample does not depend on the batch it is in)."""
     valid = batch.next_ids != IGNORE
     width = valid.shape[1]
     picks = []
     for b in range(valid.shape[0]):
         cols = valid[b].nonzero().squeeze(1)
         if 0 < per_row < cols.numel():
-            cols = cols[torch.randperm(cols.numel(), generator=generator)[:per_row]].sort().values
+            row_gen = generator[b] if isinstance(generator, Sequence) else generator
+            cols = cols[torch.randperm(cols.numel(), generator=row_gen)[:per_row]].sort().values
         picks.append(cols + b * width)
     return torch.cat(picks) if picks else torch.zeros(0, dtype=torch.long)
 

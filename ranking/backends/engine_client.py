@@ -18,14 +18,26 @@ class EngineProtocolError(ScorerError):
 
 @dataclass(frozen=True)
 class EngineClientConfig:
-    """Connection pool size and the connect timeout (request timeouts come from each batch's deadline)."""
+    """Connection pool, connect timeout (request timeouts come from each batch's deadline), and how many member
+    prefixes a replica's client remembers having warmed (for `warmup = new`)."""
 
     max_connections: int = field(default=64, metadata={"help": "HTTP connections per engine replica."})
+    max_keepalive_connections: int = field(
+        default=16, metadata={"help": "Idle keep-alive connections kept open per engine replica."}
+    )
     connect_timeout_s: float = field(default=1.0, metadata={"help": "TCP connect timeout to a replica, seconds."})
+    seen_prefixes: int = field(
+        default=4096,
+        metadata={"help": "Member prefixes remembered per replica as already sent (warmup=new); oldest forgotten."},
+    )
 
     def __post_init__(self) -> None:
         if self.max_connections < 1 or self.connect_timeout_s <= 0:
             raise ValueError("EngineClientConfig: max_connections >= 1 and connect_timeout_s > 0")
+        if not 0 <= self.max_keepalive_connections <= self.max_connections:
+            raise ValueError("EngineClientConfig: 0 <= max_keepalive_connections <= max_connections")
+        if self.seen_prefixes < 1:
+            raise ValueError("EngineClientConfig: seen_prefixes >= 1")
 
 
 class EngineClient:
@@ -34,7 +46,9 @@ class EngineClient:
     def __init__(self, base_url: str, config: EngineClientConfig | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.config = config or EngineClientConfig()
-        limits = httpx.Limits(max_connections=self.config.max_connections, max_keepalive_connections=16)
+        limits = httpx.Limits(
+            max_connections=self.config.max_connections, max_keepalive_connections=self.config.max_keepalive_connections
+        )
         self._http = httpx.AsyncClient(base_url=self.base_url, limits=limits, trust_env=False)
 
     async def close(self) -> None:

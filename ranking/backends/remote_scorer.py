@@ -48,13 +48,12 @@ class RemoteScorer(ReplicaScorer):
         url: str,
         warmup: PrefixWarmup = PrefixWarmup.NEW,
         client_config: EngineClientConfig | None = None,
-        seen_capacity: int = 4096,
     ) -> None:
         self.url = url.rstrip("/")
         self.warmup = warmup
         self.client = EngineClient(self.url, client_config)
         self._seen: OrderedDict[bytes, None] = OrderedDict()
-        self._seen_capacity = seen_capacity
+        self._seen_capacity = self.client.config.seen_prefixes
 
     async def close(self) -> None:
         await self.client.close()

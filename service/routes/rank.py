@@ -12,6 +12,7 @@ from ranking.member import Candidate, Interaction, Member
 from ranking.ranker import Ranking
 from ranking.scorer import ScorerError, ScorerTimeoutError
 from service.admission import check_rank_request
+from service.admission_gate import candidate_budget
 from service.dependencies import GatewayDep, StateDep
 from service.errors import RequestRejectedError, scorer_error_response
 from service.gateway import Gateway, ServedModel
@@ -81,9 +82,10 @@ async def score_ranking(req: RankRequest, state: ServiceState, gateway: Gateway,
     except RequestRejectedError as exc:  # a refused request still counts against its variant's errors
         state.variant_metrics.requests.labels(served.name, variant, exc.code).inc()
         raise
-    task = req.task or ranker.default_task
+    task = req.task if req.task is not None else ranker.default_task
     member, candidates = to_domain(req)
-    ranking = await _rank(req, state, served, variant, task, member, candidates, started)
+    with candidate_budget(state, len(candidates)):
+        ranking = await _rank(req, state, served, variant, task, member, candidates, started)
     by_variant = state.variant_metrics
     by_variant.candidates.labels(served.name, variant).inc(len(candidates))
     by_variant.prompt_tokens.labels(served.name, variant).inc(ranking.prompt_tokens)

@@ -55,6 +55,8 @@ def test_prune_command_writes_loadable_smaller_checkpoint(checkpoint, tmp_path):
         "0.25",
         "--head-sparsity",
         "0.5",
+        "--neuron-multiple",
+        "4",
     ]
     assert _run(argv) == 0
     model = AutoModelForCausalLM.from_pretrained(out, local_files_only=True)
@@ -98,3 +100,32 @@ def test_unsupported_architecture_is_refused_in_one_line(tmp_path, capsys):
     message = str(exit_info.value)
     assert message.count("\n") == 0 and "'qwen3_moe'" in message and "supported: llama" in message
     assert not (tmp_path / "q").exists()
+
+
+def test_defaults_come_from_compress_config_and_dtype_is_kept(checkpoint, tmp_path):
+    """A bf16 checkpoint pruned with the defaults comes out bf16, widths rounded to DEFAULTS.neuron_multiple."""
+    from compression.compress_config import DEFAULTS
+
+    bf16 = tmp_path / "bf16"
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True).to(torch.bfloat16)
+    model.save_pretrained(bf16)
+    for name in ("tokenizer.json", "tokenizer_config.json", "slmrank.json"):
+        if (checkpoint / name).exists():
+            (bf16 / name).write_bytes((checkpoint / name).read_bytes())
+    out = tmp_path / "pruned-bf16"
+    base = ["compress", "prune", "--model", str(bf16), "--num-calibration", "4", "--mlp-sparsity", "0.25"]
+    assert _run([*base, "--out", str(out)]) == 0
+    pruned = AutoModelForCausalLM.from_pretrained(out, local_files_only=True)
+    assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"
+    assert pruned.config.intermediate_size == 48 // DEFAULTS.neuron_multiple * DEFAULTS.neuron_multiple
+    assert _run([*base, "--out", str(tmp_path / "fp32"), "--dtype", "float32"]) == 0
+    assert json.loads((tmp_path / "fp32" / "config.json").read_text())["dtype"] == "float32"
+
+
+def test_w4a16_group_size_fits_the_widths_or_is_refused(checkpoint, tmp_path, capsys):
+    base = ["compress", "quantize", "--model", str(checkpoint), "--scheme", "w4a16", "--num-calibration", "4"]
+    assert _run([*base, "--out", str(tmp_path / "auto")]) == 0
+    assert "group size 16" in capsys.readouterr().out  # widths 32 and 48: 16 is the largest that divides both
+    with pytest.raises(SystemExit) as exit_info:
+        _run([*base, "--out", str(tmp_path / "bad"), "--group-size", "32"])
+    assert "not a multiple of group_size 32" in str(exit_info.value) and "\n" not in str(exit_info.value)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from compression.baselines import baseline_selection
-from compression.osscar import Osscar, OsscarConfig, Support
+from compression.osscar import Osscar, OsscarConfig
+from compression.support import Support
 from tests.compression.conftest import make_problem
 from tests.reference.compression_osscar_bruteforce import best_support, group_columns, support_objective
 

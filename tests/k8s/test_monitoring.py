@@ -119,3 +119,16 @@ def test_metrics_port_is_reachable_only_from_prometheus(renders: dict[str, list[
 
 def test_dashboard_file_is_shipped_as_is() -> None:
     assert Path(DASHBOARD).is_file()
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "h100", "h100-tp1"])
+def test_grace_period_covers_the_gateways_shutdown_bound(renders: dict[str, list[Obj]], overlay: str) -> None:
+    objects = renders[overlay]
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and "SLMRANK_SHUTDOWN_TIMEOUT_S" in o.get("data", {}))
+    data = config["data"]
+    deployment = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "slmrank-gateway")
+    spec = deployment["spec"]["template"]["spec"]
+    pre_stop = spec["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    bound = pre_stop + float(data["SLMRANK_SHUTDOWN_DRAIN_S"]) + float(data["SLMRANK_SHUTDOWN_TIMEOUT_S"]) + 3.0
+    assert spec["terminationGracePeriodSeconds"] > bound
+    assert float(data["SLMRANK_SHUTDOWN_TIMEOUT_S"]) >= float(data["SLMRANK_REQUEST_TIMEOUT_S"])

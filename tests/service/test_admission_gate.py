@@ -33,3 +33,17 @@ def test_draining_readyz_is_503_and_responses_close_the_connection(client) -> No
     assert ready.status_code == 503 and ready.json()["status"] == "draining"
     assert ready.headers["connection"] == "close"
     assert served.status_code == 200 and served.headers["connection"] == "close"
+
+
+def test_over_the_in_flight_candidate_budget_is_503_before_scoring(client) -> None:
+    state = client.app.state.service
+    state.num_candidates = state.settings.max_in_flight_candidates  # as if that many were being scored
+    try:
+        r = client.post("/rank", json=rank_body(2))
+    finally:
+        state.num_candidates = 0
+    err = assert_error(r, 503)
+    assert err["code"] == "overloaded" and r.headers["retry-after"] == "1"
+    assert 'slmrank_shed_total{reason="candidates"} 1.0' in client.get("/metrics").text
+    assert client.post("/rank", json=rank_body(2)).status_code == 200
+    assert state.num_candidates == 0  # released after scoring

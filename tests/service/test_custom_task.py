@@ -101,3 +101,21 @@ def test_slmrank_serve_refuses_it_in_one_line(bad_label_model: Path) -> None:
     assert out.returncode == 2 and "Traceback" not in out.stderr
     (line,) = [x for x in out.stderr.splitlines() if x.startswith("slmrank serve:")]
     assert "task 'hire'" in line and "label ' True'" in line and "tokens [" in line
+
+
+def test_slmrank_serve_refuses_an_unsupported_architecture_in_one_line(tmp_path: Path) -> None:
+    """A Qwen3-MoE checkpoint on the embedded engine: one line naming it and the supported list, no traceback."""
+    from tests.tiny_architectures import tiny_model
+    from tests.tiny_checkpoint import TASKS
+
+    model_dir = tmp_path / "moe"
+    tiny_model("qwen3_moe").save_pretrained(model_dir)
+    make_tokenizer(0).save_pretrained(model_dir)
+    ModelCard("tiny-moe", tuple(TASKS.values())).save(model_dir)
+    out = subprocess.run(
+        [sys.executable, "-m", "slmrank", "serve", "--model", str(model_dir), "--port", "9"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = [x for x in out.stderr.splitlines() if x.startswith("slmrank serve:")]
+    assert "'qwen3_moe'" in line and "supported: llama" in line and "--backend vllm" in line

@@ -1,4 +1,5 @@
-"""Two models behind one gateway over real HTTP: weighted sticky split, named models, shadow, per-variant metrics."""
+"""Two models behind one gateway over real HTTP — the tiny model and its FP8 compressed-tensors export: weighted
+sticky split, named models, shadow, per-variant metrics."""
 
 from __future__ import annotations
 
@@ -14,16 +15,29 @@ import pytest
 from ranking.variant_policy import VariantPolicy
 from tests.live_server import live_server
 from tests.service.conftest import rank_body
-from tests.tiny_checkpoint import make_tiny_checkpoint
 
 WEIGHTS = {"control": 70.0, "candidate": 30.0}
 SALT = "test-ab"
 NUM_MEMBERS = 120
 
 
+def fp8_export(model_dir: Path, out: Path) -> Path:
+    """The FP8 (dynamic, no calibration) compressed-tensors export of `model_dir`, card and tokenizer copied."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from compression.export import export_compressed
+    from compression.quantize import QuantizeConfig, quantize_model
+
+    torch.set_num_threads(1)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
+    config = QuantizeConfig(scheme="fp8_dynamic")
+    return export_compressed(model, quantize_model(model, [], config), config.to_scheme(), out, source_dir=model_dir)
+
+
 @pytest.fixture(scope="module")
 def gateway_url(tiny_model_dir: Path, tmp_path_factory):
-    other = make_tiny_checkpoint(tmp_path_factory.mktemp("second-model"), seed=1)
+    other = fp8_export(tiny_model_dir, tmp_path_factory.mktemp("fp8-export"))
     config = {
         "salt": SALT,
         "models": [
@@ -65,6 +79,7 @@ def test_two_models_split_by_weight_sticky_with_shadow_and_metrics(gateway_url: 
         again = [client.post("/rank", json=member_body(i)).json() for i in range(0, NUM_MEMBERS, 4)]
         named = [client.post("/rank", json=member_body(i, model="candidate")).json() for i in range(8)]
         refused = client.post("/rank", json=member_body(0, task="no-such-task"))
+        dense = client.post("/rank", json=member_body(0, model="control")).json()
         time.sleep(1.0)  # shadow scorings finish off the response path
         text = client.get("/metrics").text
     # every member gets the policy's variant (the policy's split is tested on 10,000 ids) and keeps it
@@ -76,6 +91,9 @@ def test_two_models_split_by_weight_sticky_with_shadow_and_metrics(gateway_url: 
     assert counts["control"] > counts["candidate"] > 0
     # a named model is served whatever the policy says
     assert {(r["model"], r["variant"]) for r in named} == {("candidate", "requested")}
+    scores = {m: [r["score"] for r in sorted(b["ranked"], key=lambda r: r["id"])] for m, b in [("fp8", named[0]),
+              ("dense", dense)]}  # fmt: skip
+    assert scores["fp8"] != scores["dense"] and scores["fp8"] == pytest.approx(scores["dense"], abs=0.1)  # two models
     # per-variant metrics count exactly what was served
     for variant in WEIGHTS:
         served = sum(r["variant"] == variant for r in first + again)
@@ -87,7 +105,7 @@ def test_two_models_split_by_weight_sticky_with_shadow_and_metrics(gateway_url: 
     assert metric(text, "slmrank_model_requests_total", variant=first[0]["variant"], status="invalid_request") == 1
     assert metric(text, "slmrank_model_prompt_tokens_total", variant="control") > 0
     # the shadow scored control's requests (never its own) and recorded how it compares
-    shadowed = sum(r["variant"] == "control" for r in first + again)
+    shadowed = sum(r["model"] == "control" for r in [*first, *again, dense])
     assert metric(text, "slmrank_shadow_requests_total", model="candidate", primary="control", status="ok") == shadowed
     assert metric(text, "slmrank_shadow_requests_total", primary="candidate") == 0
     assert metric(text, "slmrank_shadow_rank_correlation_count", model="candidate") == shadowed

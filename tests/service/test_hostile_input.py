@@ -143,3 +143,8 @@ def test_an_unexpected_error_is_a_500_logged_without_its_message(tiny_model_dir,
     assert err["code"] == "internal_error"
     assert "ValueError" in caplog.text and "boom" in caplog.text
     assert SECRET not in caplog.text
+
+
+def test_an_empty_task_is_refused_not_taken_for_the_default(client) -> None:
+    err = assert_error(client.post("/rank", json=rank_body(1, task="")), 422, "task")
+    assert "known tasks" in err["details"][0]["message"]

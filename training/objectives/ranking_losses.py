@@ -26,6 +26,10 @@ class LossTerms:
     label_target: torch.Tensor  # (N,) long
     sequence_logits: torch.Tensor
     sequence_target: torch.Tensor  # (M,) long
+    # This batch's shares of the step's label rows and sequence positions: under gradient accumulation or data
+    # parallelism the per-batch means are scaled by them, so the summed gradients are the whole step's mean.
+    label_scale: float = 1.0
+    sequence_scale: float = 1.0
 
 
 class RecSysDistillationLoss(nn.Module):
@@ -50,11 +54,11 @@ class RecSysDistillationLoss(nn.Module):
         """Total loss and its parts (floats, for logging)."""
         kd = self.divergence(student.label_logits, teacher.label_logits)
         ce = F.cross_entropy(student.label_logits.float(), student.label_target)
-        total = self.label_kd_weight * kd + self.label_ce_weight * ce
+        total = student.label_scale * (self.label_kd_weight * kd + self.label_ce_weight * ce)
         parts = {"label_kd": kd.detach().item(), "label_ce": ce.detach().item()}
         if self.sequence_weight > 0 and student.sequence_logits.numel():
             seq = self.divergence(student.sequence_logits, teacher.sequence_logits)
-            total = total + self.sequence_weight * seq
+            total = total + student.sequence_scale * self.sequence_weight * seq
             parts["sequence_kd"] = seq.detach().item()
         return total, parts
 
@@ -69,10 +73,10 @@ class SupervisedRankingLoss(nn.Module):
     def forward(self, student: LossTerms) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss and its parts (floats, for logging)."""
         ce = F.cross_entropy(student.label_logits.float(), student.label_target)
-        total = ce
+        total = student.label_scale * ce
         parts = {"label_ce": ce.detach().item()}
         if self.sequence_weight > 0 and student.sequence_logits.numel():
             seq = F.cross_entropy(student.sequence_logits.float(), student.sequence_target)
-            total = total + self.sequence_weight * seq
+            total = total + student.sequence_scale * self.sequence_weight * seq
             parts["sequence_ce"] = seq.detach().item()
         return total, parts

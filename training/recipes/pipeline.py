@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +19,17 @@ from training.checkpoint_writer import MANIFEST_FILE, load_model, save_checkpoin
 from training.data.dataset_reader import load_dataset
 from training.data.example_builder import ExampleBuilder
 from training.data.split import ChronologicalSplit
+from training.distributed import DistributedContext
 from training.evaluation.evaluation_table import evaluate_table
 from training.model_factory import build_model, num_parameters
 from training.objectives.objective_factory import build_objective
+from training.precision import resolve_device
 from training.recipes.model_init import check_labels, check_same_vocabulary, load_init_checkpoint, prune_teacher
 from training.recipes.pipeline_config import PipelineConfig
 from training.recipes.validation import val_member_auc
+from training.teacher_scores import TeacherScores, write_teacher_scores
 from training.tokenizer_trainer import train_tokenizer
-from training.trainer import Trainer
+from training.trainer import TrainConfig, Trainer
 
 DONE_FILE = "done.json"
 CONFIG_FILE = "pipeline_config.json"
@@ -52,6 +56,10 @@ class Pipeline:
     def __init__(self, config: PipelineConfig, out_dir: str | Path, data_dir: str | Path) -> None:
         self.config = config
         self.out = Path(out_dir)
+        # Under torchrun every rank runs the pipeline; rank 0 alone writes files and evaluates.
+        self.parallel = DistributedContext.from_env()
+        self.device = resolve_device(config.device, self.parallel.local_rank)
+        self.parallel.init(self.device)
         self.data = load_dataset(data_dir)
         if config.max_members:
             self.data = self.data.subset(list(self.data.member_events)[: config.max_members])
@@ -63,29 +71,38 @@ class Pipeline:
 
     def run(self) -> dict[str, Any]:
         """All stages; returns the evaluation summary (also written to evaluate/evaluation.json)."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        write_json(
-            self.out / CONFIG_FILE, {**self.config.to_dict(), "tasks": self.tasks, "dataset": self.data.spec.name}
-        )
+        if self.parallel.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_json(
+                self.out / CONFIG_FILE, {**self.config.to_dict(), "tasks": self.tasks, "dataset": self.data.spec.name}
+            )
         self.stage("tokenizer", self.prepare_tokenizer)
         for model_stage in (TEACHER, *STUDENTS):
             self.train_stage(model_stage)
         self.stage("evaluate", self.evaluate)
         return json.loads((self.out / "evaluate" / "evaluation.json").read_text())
 
-    def stage(self, name: str, fn: Callable[[Path], None]) -> None:
-        """Run `fn(stage_dir)` unless the stage is done; record its wall time."""
+    def stage(self, name: str, fn: Callable[[Path], None], all_ranks: bool = False) -> None:
+        """Run `fn(stage_dir)` unless the stage is done (on rank 0, or on every rank); record its wall time."""
         stage_dir = self.out / name
         if (stage_dir / DONE_FILE).exists():
-            print(f"[{name}] done, skipping")
+            if self.parallel.is_main:
+                print(f"[{name}] done, skipping")
             return
-        stage_dir.mkdir(parents=True, exist_ok=True)
+        is_main = self.parallel.is_main
+        if is_main:
+            stage_dir.mkdir(parents=True, exist_ok=True)
+        self.parallel.barrier()
         started = time.perf_counter()
-        fn(stage_dir)
-        write_json(stage_dir / DONE_FILE, {"wall_seconds": round(time.perf_counter() - started, 1)})
+        if all_ranks or is_main:
+            fn(stage_dir)
+        if is_main:
+            write_json(stage_dir / DONE_FILE, {"wall_seconds": round(time.perf_counter() - started, 1)})
+        self.parallel.barrier()
 
     def train_stage(self, model_stage: ModelStage) -> None:
-        self.stage(model_stage.name, lambda d: self.train_model(d, model_stage))
+        """A model's training: every rank trains (data parallel), rank 0 writes the checkpoint."""
+        self.stage(model_stage.name, lambda d: self.train_model(d, model_stage), all_ranks=True)
 
     def timings(self) -> dict[str, float]:
         """Wall seconds of every finished stage (of the run that finished it), in pipeline order."""
@@ -145,14 +162,17 @@ class Pipeline:
         model, init = self.initial_model(model_stage)
         tasks = tuple(self.data.spec.task(t) for t in self.tasks)
         labels = check_labels(tokenizer, tasks, model.get_output_embeddings().weight.shape[0], model_stage.name)
-        teacher = load_model(self.out / TEACHER.name / "model")[0] if model_stage.objective == "kd" else None
+        train_cfg = self.train_config(model_stage)
+        scores = self.teacher_scores(train_cfg) if model_stage.objective == "kd" else None
+        is_live_kd = model_stage.objective == "kd" and scores is None
+        teacher = load_model(self.out / TEACHER.name / "model")[0] if is_live_kd else None
         weight = cfg.teacher_sequence_weight if model_stage.is_teacher else cfg.distill.sequence_weight
         loss = build_objective(model_stage.objective, cfg.distill, weight)
-        train_cfg = cfg.teacher_train if model_stage.is_teacher else cfg.student_train
         validator = val_member_auc(self.split, tokenizer, cfg.prompt, self.tasks, labels, cfg.val)
         trainer = Trainer(
             model, examples, labels, tokenizer.pad_token_id, train_cfg, stage_dir, loss, teacher,
-            validator=validator, validate_every=cfg.val.every,
+            validator=validator, validate_every=cfg.val.every, device=self.device, parallel=self.parallel,
+            teacher_scores=scores,
         )  # fmt: skip
         seconds = trainer.run(description=model_stage.name)
         name = f"{self.data.spec.name}-{cfg.name}-{model_stage.name}"
@@ -176,10 +196,45 @@ class Pipeline:
             "seed": cfg.seed,
             "train_seconds": round(seconds, 1),
             "teacher_forward_seconds": round(trainer.teacher_seconds, 1) if teacher is not None else None,
+            "teacher_scores": cfg.teacher_scores.path if scores is not None else None,
+            "world_size": self.parallel.world_size,
+            "device": str(self.device),
             "metrics": None,
         }
         card = ModelCard(name, tasks, cfg.prompt, self.data.spec.input_contract)
-        save_checkpoint(model, tokenizer, stage_dir / "model", card, manifest)
+        if self.parallel.is_main:
+            save_checkpoint(model.to("cpu"), tokenizer, stage_dir / "model", card, manifest)
+
+    def train_config(self, model_stage: ModelStage) -> TrainConfig:
+        return self.config.teacher_train if model_stage.is_teacher else self.config.student_train
+
+    def scores_fingerprint(self) -> dict[str, Any]:
+        """What besides the TrainConfig a student's batches depend on (checked when scores are read)."""
+        cfg = self.config
+        extra = {
+            "dataset": self.data.spec.name,
+            "tasks": self.tasks,
+            "group_size": cfg.group_size,
+            "max_members": cfg.max_members,
+            "prompt": cfg.prompt.__dict__,
+            "tokenizer": cfg.tokenizer.__dict__,
+        }
+        return typing.cast(dict[str, Any], json.loads(json.dumps(extra)))
+
+    def teacher_scores(self, train_cfg: TrainConfig) -> TeacherScores | None:
+        """The offline teacher scores the KD student reads (`teacher_scores.path`), or None: teacher on the fly."""
+        path = self.config.teacher_scores.path
+        return TeacherScores(path, train_cfg, self.scores_fingerprint()) if path else None
+
+    def write_teacher_scores(self, stage_dir: Path) -> None:
+        """The teacher's log-probs for every step of the student schedule (`slmrank train teacher-scores`)."""
+        cfg, examples = self.config, self.examples()
+        tokenizer: Any = examples.builder.tokenizer
+        teacher = load_model(self.out / TEACHER.name / "model")[0].to(self.device)
+        tasks = tuple(self.data.spec.task(t) for t in self.tasks)
+        labels = check_labels(tokenizer, tasks, teacher.get_output_embeddings().weight.shape[0], "teacher")
+        write_teacher_scores(teacher, examples, labels, tokenizer.pad_token_id, cfg.student_train,
+                             cfg.teacher_scores, stage_dir, self.scores_fingerprint())  # fmt: skip
 
     def evaluate(self, stage_dir: Path) -> None:
         """Test-period metrics of the baselines and every trained model; fills each model's manifest metrics."""

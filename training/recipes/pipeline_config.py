@@ -13,6 +13,7 @@ from ranking.prompt_builder import PromptConfig
 from training.data.split import SplitConfig
 from training.model_factory import ModelConfig
 from training.objectives.distill_config import DistillConfig
+from training.teacher_scores import TeacherScoresConfig
 from training.tokenizer_trainer import TokenizerConfig
 from training.trainer import TrainConfig
 
@@ -69,6 +70,7 @@ class PipelineConfig:
     init: InitConfig = field(default_factory=InitConfig)
     prune: PruneInitConfig = field(default_factory=PruneInitConfig)
     val: ValConfig = field(default_factory=ValConfig)
+    teacher_scores: TeacherScoresConfig = field(default_factory=TeacherScoresConfig)
     # Empty: every task the dataset declares.
     tasks: tuple[str, ...] = ()
     group_size: int = 8
@@ -78,6 +80,8 @@ class PipelineConfig:
     max_members: int = 0
     eval_groups_per_batch: int = 4
     seed: int = 0
+    # auto | cpu | cuda (`--device`); under torchrun each process takes the CUDA device of its LOCAL_RANK.
+    device: str = "auto"
     # A smoke-sized preset is a plumbing check: its report says so and judges no goal.
     is_plumbing_check: bool = False
 

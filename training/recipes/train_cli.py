@@ -41,6 +41,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, handler: Handler) -> None
         help="start the students from this local HF checkpoint, or `prune-teacher` (OSSCAR on the teacher)",
     )
     parser.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default=None, help="override the config's device (auto)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.set_defaults(handler=user_errors(handler))
 
@@ -49,6 +52,14 @@ def register_train(stages: argparse._SubParsersAction) -> argparse.ArgumentParse
     """The pipeline's stages as `slmrank train` subcommands."""
     add_run_arguments(stages.add_parser("tokenizer", help="train the byte-level BPE tokenizer"), run_tokenizer)
     add_run_arguments(stages.add_parser("teacher", help="train the teacher (tokenizer first)"), run_teacher)
+    add_run_arguments(
+        stages.add_parser(
+            "teacher-scores",
+            help="write the finished teacher's log-probs for every student step into --out/teacher-scores "
+            "(then --set teacher_scores.path=OUT/teacher-scores trains KD students without the teacher)",
+        ),
+        run_teacher_scores,
+    )
     student = stages.add_parser("student", help="train a student: --objective kd (needs the teacher) or sft")
     student.add_argument(
         "--objective",
@@ -103,6 +114,8 @@ def pipeline(args: argparse.Namespace) -> Pipeline:
         overrides.append(f"init.student={_toml_string(args.student_init)}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
+    if args.device is not None:
+        overrides.append(f"device={_toml_string(args.device)}")
     config = load_config(args.config, overrides)
     return Pipeline(config, args.out or Path("runs") / config.name, args.data)
 
@@ -126,12 +139,22 @@ def run_teacher(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_teacher_scores(args: argparse.Namespace) -> int:
+    p = pipeline(args)
+    if not (p.out / "teacher" / "done.json").exists():
+        print("error: teacher scores need a finished teacher; run `slmrank train teacher` first", file=sys.stderr)
+        return 2
+    p.stage("teacher-scores", p.write_teacher_scores)
+    return 0
+
+
 def run_student(args: argparse.Namespace) -> int:
     from training.recipes.pipeline import STUDENTS
 
     p = pipeline(args)
     p.stage("tokenizer", p.prepare_tokenizer)
-    needs_teacher = args.objective == "kd" or p.config.init.student == "prune-teacher"
+    live_kd = args.objective == "kd" and not p.config.teacher_scores.path
+    needs_teacher = live_kd or p.config.init.student == "prune-teacher"
     if needs_teacher and not (p.out / "teacher" / "done.json").exists():
         print("error: this student needs a finished teacher; run `slmrank train teacher` first", file=sys.stderr)
         return 2
@@ -145,6 +168,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     p = pipeline(args)
     summary = p.run()
+    if not p.parallel.is_main:
+        return 0
     stem = f"training-{p.config.name}"
     paths = write_report(summary, p.timings(), p.tasks, p.out / "report", stem, args.note)
     if args.report_dir is not None:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ranking.backends.engine_client import EngineProtocolError
+from ranking.backends.engine_client import EngineClientConfig, EngineProtocolError
 from ranking.backends.remote_scorer import PrefixWarmup
 from ranking.backends.sglang_scorer import SGLangApi, SGLangConfig, SGLangScorer
 from ranking.routing.routed_scorer import NonRetryableScorerError
@@ -147,3 +147,20 @@ def test_zero_probability_becomes_a_finite_floor():
     b = batch()
     result = parse_score({"scores": [[0.0, 1.0]] * 3}, b, "http://x")
     assert all(math.isfinite(row[0]) and row[0] < -700 for row in result.label_logprobs)
+
+
+def test_a_forgotten_prefix_is_warmed_again(fake_server):
+    """seen_prefixes bounds the warmed-prefix memory: a member pushed out by newer ones is warmed anew."""
+
+    async def go():
+        config = SGLangConfig(warmup=PrefixWarmup.NEW)
+        scorer = SGLangScorer(fake_server.url, config, EngineClientConfig(seen_prefixes=1))
+        try:
+            await scorer.score(batch())
+            await scorer.score(batch(prefix=(*PREFIX[:-1], 1)))  # a second member pushes the first out
+            await scorer.score(batch())
+        finally:
+            await scorer.close()
+
+    asyncio.run(go())
+    assert len(fake_server.engine.requests) == 6  # warm-up + batch, three times

@@ -10,14 +10,14 @@ import torch
 
 from compression.quantize import fitted_group_size
 from training.data.example_builder import ExampleBuilder
-from training.quantize_recipe import (
+from training.recipes.compress_quantize import (
     QuantizeRecipeConfig,
     eval_groups,
     evaluate_checkpoint,
     quantize_checkpoint,
 )
 
-from .test_prune_recipe import PROMPT, SHAPE, write_tiny_checkpoint
+from .test_compress_recovery import PROMPT, SHAPE, write_tiny_checkpoint
 
 # Score drift allowed per scheme on a random tiny model (log-odds, relative to their spread).
 MAX_RELATIVE_DRIFT = {"fp8_dynamic": 0.1, "w8a8_int8": 0.1, "w4a16": 0.5}

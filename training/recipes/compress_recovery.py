@@ -12,12 +12,13 @@ Trainer restores its round's weights from `train_state.pt`).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from compression.compress_config import DEFAULTS
 from training.data.example_builder import ExampleBuilder
 from training.objectives.distill_config import DistillConfig
 
@@ -36,13 +37,14 @@ class PruneRecipeConfig:
     groups_per_step: int = 4
     learning_rate: float = 1e-3
     warmup_steps: int = 10
-    num_calibration: int = 64
-    method: str = "osscar"
-    # Kept MLP neurons rounded down to a multiple: W4A16 needs a group size dividing every width (8 is the
-    # smallest it tries), and kernels and tensor parallelism want aligned widths; 30% of 256 keeps 176, not 179.
-    neuron_multiple: int = 8
-    # Local search on a 256-wide MLP is seconds per round; a few rounds keep most of its gain on 2 cores.
-    max_swap_rounds: int = 4
+    # Shared knobs default to compression.compress_config (one home for every compress default); the named
+    # experiments of compress_tables.py set their own values explicitly.
+    num_calibration: int = DEFAULTS.num_calibration
+    method: str = DEFAULTS.method
+    neuron_multiple: int = DEFAULTS.neuron_multiple
+    max_swap_rounds: int = DEFAULTS.osscar.max_swap_rounds
+    solver_device: str = DEFAULTS.solver_device
+    dtype: str = DEFAULTS.dtype  # of the saved model; 'auto' keeps the source checkpoint's (training runs in fp32)
     distill: DistillConfig = field(default_factory=DistillConfig)
     seed: int = 0
 
@@ -91,11 +93,23 @@ def prune_and_recover(
     reports = gradual_prune(model, sequences, _prune_config(config), config.num_steps, after_step=recover)
     seconds = time.perf_counter() - started
     manifest = _manifest(Path(student_dir), model, config, [r.to_dict() for r in reports], seconds)
+    model.to(_output_dtype(Path(student_dir), config.dtype))
     return _save(model, tokenizer, card, out / "model", manifest)
 
 
-def _prune_config(config: PruneRecipeConfig):  # type: ignore[no-untyped-def]
-    from compression.osscar import OsscarConfig
+def _output_dtype(student_dir: Path, name: str):
+    """The torch dtype to save in: `name`, or for 'auto' the source checkpoint's config dtype."""
+    import json
+
+    from ranking.model_loader import DTYPES
+
+    if name == "auto":
+        config = json.loads((student_dir / "config.json").read_text())
+        name = str(config.get("dtype") or config.get("torch_dtype") or "float32")
+    return DTYPES.get(name, DTYPES["float32"])
+
+
+def _prune_config(config: PruneRecipeConfig):
     from compression.structured_prune import PruneConfig
 
     return PruneConfig(
@@ -103,11 +117,12 @@ def _prune_config(config: PruneRecipeConfig):  # type: ignore[no-untyped-def]
         head_sparsity=config.head_sparsity,
         method=config.method,
         neuron_multiple=config.neuron_multiple,
-        osscar=OsscarConfig(max_swap_rounds=config.max_swap_rounds),
+        solver_device=config.solver_device,
+        osscar=replace(DEFAULTS.osscar, max_swap_rounds=config.max_swap_rounds),
     )
 
 
-def _recovery(examples: ExampleBuilder, tokenizer, config: PruneRecipeConfig, out: Path, teacher):  # type: ignore[no-untyped-def]
+def _recovery(examples: ExampleBuilder, tokenizer, config: PruneRecipeConfig, out: Path, teacher):
     """The `after_step(model, round)` hook: a Trainer run with the KD or SFT loss in out/round-<i>."""
     from ranking.labels import resolve_all
     from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
@@ -117,7 +132,7 @@ def _recovery(examples: ExampleBuilder, tokenizer, config: PruneRecipeConfig, ou
     d = config.distill
     labels = resolve_all(tokenizer, examples.tasks, len(tokenizer))
 
-    def recover(model, index: int) -> None:  # type: ignore[no-untyped-def]
+    def recover(model, index: int) -> None:
         if steps == 0:
             return
         loss: Any = (
@@ -170,7 +185,7 @@ def _manifest(
     return manifest
 
 
-def _save(model, tokenizer, card, out: Path, manifest: dict[str, Any]) -> Path:  # type: ignore[no-untyped-def]
+def _save(model, tokenizer, card, out: Path, manifest: dict[str, Any]) -> Path:
     import dataclasses
 
     from training.checkpoint_writer import save_checkpoint

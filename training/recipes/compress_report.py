@@ -12,12 +12,9 @@ from typing import Any
 
 from training.checkpoint_writer import write_json
 from training.evaluation.report import LICENCE_NOTE, delta_percent
+from training.recipes.compress_stages import CONTROL, REFERENCE, StageNames, pct
 
 NOT_RUN = "not run"
-REFERENCE = "student-kd"
-# Recovery training alone moves an under-trained student; this control (no pruning, the same KD steps)
-# isolates what pruning cost.
-CONTROL = "unpruned-kd"
 # Goals of the issue: minimum mean-AUC delta (%) vs the unpruned/unquantized student.
 QUANT_GOALS = {"fp8_dynamic": -0.05, "w8a8_int8": -0.1, "w4a16": -0.5}
 PRUNE_GOAL = -0.1
@@ -26,39 +23,41 @@ PRUNE_GOAL = -0.1
 def table_specs(summary: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     """(title, [(row label, stage name)]) for every table, from the config the run used."""
     cfg = summary["config"]
-    mlp = _pct(cfg["recovery_mlp_sparsity"])
-    heads = _pct(cfg["head_sparsity"])
-    gradual = f"gradual{cfg['gradual_steps']}-mlp{mlp}-kd"
+    names = StageNames.of(cfg)
+    mlp = pct(cfg["recovery_mlp_sparsity"])
+    heads = pct(cfg["head_sparsity"])
+    gradual = names.gradual
     return [
         (
             "Table 2 — one-shot MLP pruning (OSSCAR, no recovery)",
-            [(f"{_pct(s)}% MLP", f"oneshot-mlp{_pct(s)}") for s in cfg["oneshot_mlp_sparsities"]],
+            [(f"{pct(s)}% MLP", names.oneshot(s)) for s in cfg["oneshot_mlp_sparsities"]],
         ),
         (
             f"Table 1 — recovery after one-shot {mlp}% MLP pruning: SFT vs KD (teacher = unpruned KD student)",
             [
-                ("no recovery", f"oneshot-mlp{mlp}"),
-                ("SFT", f"oneshot-mlp{mlp}-sft"),
-                ("KD", f"oneshot-mlp{mlp}-kd"),
-                ("control: unpruned + same SFT steps", "unpruned-sft"),
-                ("control: unpruned + same KD steps", "unpruned-kd"),
+                ("no recovery", names.recovered()),
+                ("SFT", names.recovered("sft")),
+                ("KD", names.recovered("kd")),
+                ("control: unpruned + same SFT steps", names.control("sft")),
+                ("control: unpruned + same KD steps", names.control("kd")),
             ],
         ),
         (
             f"Table 3 — one-step vs gradual ({cfg['gradual_steps']} rounds) to {mlp}% MLP, KD, same total steps",
-            [("one-step + KD", f"oneshot-mlp{mlp}-kd"), (f"gradual x{cfg['gradual_steps']} + KD", gradual)],
+            [("one-step + KD", names.recovered("kd")), (f"gradual x{cfg['gradual_steps']} + KD", gradual)],
         ),
         (
             f"Table 4 — {heads}% of attention heads pruned",
-            [("no recovery", f"heads{heads}"), ("KD", f"heads{heads}-kd")],
+            [("no recovery", names.heads()), ("KD", names.heads("kd"))],
         ),
         (
             "Table 8 — quantization of the KD student",
-            [("unquantized (fp32)", REFERENCE)] + [(s, f"quant-{s}") for s in cfg["schemes"]],
+            [("unquantized (fp32)", REFERENCE)] + [(s, names.quant(s)) for s in cfg["schemes"]],
         ),
         (
             f"Table 8b — the whole chain: gradual {mlp}% MLP pruning + KD, then quantization",
-            [("pruned, unquantized (fp32)", gradual)] + [(f"pruned + {s}", f"{gradual}-{s}") for s in cfg["schemes"]],
+            [("pruned, unquantized (fp32)", gradual)]
+            + [(f"pruned + {s}", names.quant(s, gradual)) for s in cfg["schemes"]],
         ),
     ]
 
@@ -87,11 +86,6 @@ def table_rows(summary: dict[str, Any], rows: list[tuple[str, str]]) -> list[dic
     return out
 
 
-def seed_stage(base: str, offset: int) -> str:
-    """The stage that repeats `base` with seed + offset (offset 0 is `base` itself)."""
-    return base if offset == 0 else f"{base}-seed{offset}"
-
-
 SEEDS_TITLE = "Seed spread — the goal-bearing recoveries repeated (another calibration draw and KD batch order)"
 
 
@@ -106,12 +100,14 @@ def seed_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     bases = sorted({n.rsplit("-seed", 1)[0] for n in models if "-seed" in n})
     out = []
     for base in bases:
-        names = [seed_stage(base, i) for i in range(replicates)]
+        names = [StageNames.seed(base, i) for i in range(replicates)]
         aucs = [models[n]["mean_auc"] for n in names if n in models]
         deltas = [delta_percent(a, ref) for a in aucs]
         row: dict[str, Any] = {"stage": base, "deltas_pct": deltas, "mean_delta_pct": sum(deltas) / len(deltas)}
         row["range_pct"] = [min(deltas), max(deltas)]
-        controls = [models[n]["mean_auc"] for n in (seed_stage(CONTROL, i) for i in range(replicates)) if n in models]
+        controls = [
+            models[n]["mean_auc"] for n in (StageNames.seed(CONTROL, i) for i in range(replicates)) if n in models
+        ]
         if base != CONTROL and controls:
             mean_control = sum(controls) / len(controls)
             row["mean_delta_vs_control_pct"] = delta_percent(sum(aucs) / len(aucs), mean_control)
@@ -135,22 +131,20 @@ def _seed_table(rows: list[dict[str, Any]]) -> list[str]:
 def goals(summary: dict[str, Any]) -> dict[str, str]:
     """The issue's targets: "yes" / "no (delta)" / "not run"."""
     cfg = summary["config"]
-    mlp = _pct(cfg["recovery_mlp_sparsity"])
-    heads = _pct(cfg["head_sparsity"])
+    names = StageNames.of(cfg)
+    mlp = pct(cfg["recovery_mlp_sparsity"])
+    heads = pct(cfg["head_sparsity"])
     checks = {
         f"pruned ({mlp}% MLP) + KD within {PRUNE_GOAL}% of the unpruned student": (
-            [f"oneshot-mlp{mlp}-kd", f"gradual{cfg['gradual_steps']}-mlp{mlp}-kd"],
+            [names.recovered("kd"), names.gradual],
             PRUNE_GOAL,
         ),
-        f"{_pct(cfg['head_sparsity'])}% heads + KD within {PRUNE_GOAL}%": (
-            [f"heads{_pct(cfg['head_sparsity'])}-kd"],
-            PRUNE_GOAL,
-        ),
+        f"{heads}% heads + KD within {PRUNE_GOAL}%": ([names.heads("kd")], PRUNE_GOAL),
     }
     for scheme, limit in QUANT_GOALS.items():
-        checks[f"{scheme} >= {limit}%"] = ([f"quant-{scheme}"], limit)
-    out = {label: _goal(summary, names, limit) for label, (names, limit) in checks.items()}
-    for name, what in ((f"oneshot-mlp{mlp}-kd", f"pruned ({mlp}% MLP)"), (f"heads{heads}-kd", f"{heads}% heads")):
+        checks[f"{scheme} >= {limit}%"] = ([names.quant(scheme)], limit)
+    out = {label: _goal(summary, stages, limit) for label, (stages, limit) in checks.items()}
+    for name, what in ((names.recovered("kd"), f"pruned ({mlp}% MLP)"), (names.heads("kd"), f"{heads}% heads")):
         label = f"{what} + KD within {PRUNE_GOAL}% of the control (unpruned + same KD steps)"
         out[label] = _goal(summary, [name], PRUNE_GOAL, reference=CONTROL)
     return out
@@ -280,10 +274,6 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def _pct(fraction: float) -> str:
-    return str(round(fraction * 100))
 
 
 def _delta(value: float | None) -> str:

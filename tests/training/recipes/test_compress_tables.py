@@ -12,15 +12,15 @@ import torch
 
 from ranking.prompt_builder import PromptConfig
 from training.checkpoint_writer import write_json
-from training.compression_pipeline import SMOKE, delta_intervals, run_compression_pipeline
-from training.compression_report import SEEDS_TITLE
 from training.data.split import SplitConfig
 from training.evaluation.evaluator import load_task_scores
 from training.objectives.distill_config import DistillConfig
+from training.recipes.compress_report import SEEDS_TITLE
+from training.recipes.compress_tables import SMOKE, delta_intervals, run_compression_pipeline
 
-from .test_prune_recipe import PROMPT, write_tiny_checkpoint
+from .test_compress_recovery import PROMPT, write_tiny_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "data" / "movielens-latest-small"
 TINY = replace(
     SMOKE, recovery_steps=2, num_calibration=4, max_eval_members=4, schemes=("fp8_dynamic", "w4a16"), seed_replicates=2
@@ -47,8 +47,8 @@ def tiny_run(tokenizer, run: Path, prompt: PromptConfig = PROMPT) -> Path:
 
 def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatch) -> None:
     import training.evaluation.bootstrap
-    import training.prune_recipe
-    import training.quantize_recipe
+    import training.recipes.compress_quantize
+    import training.recipes.compress_recovery
 
     torch.set_num_threads(1)
     run = tiny_run(tokenizer, tmp_path / "run")
@@ -105,8 +105,8 @@ def test_pipeline_fills_tables_and_resumes(tokenizer, tmp_path: Path, monkeypatc
     def fail(*args, **kwargs):
         raise AssertionError("a finished stage ran again")
 
-    monkeypatch.setattr(training.prune_recipe, "prune_and_recover", fail)
-    monkeypatch.setattr(training.quantize_recipe, "quantize_checkpoint", fail)
+    monkeypatch.setattr(training.recipes.compress_recovery, "prune_and_recover", fail)
+    monkeypatch.setattr(training.recipes.compress_quantize, "quantize_checkpoint", fail)
     again = run_compression_pipeline(run, TINY, DATA)
     assert again["models"] == summary["models"]
 
@@ -125,8 +125,8 @@ def test_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_smoke_config_on_a_smoke_training_run(tmp_path: Path) -> None:
     """`slmrank train pipeline --config smoke`, then the whole compression pipeline with its smoke config."""
-    from training.compression_report import table_rows, table_specs
     from training.data.movielens_converter import convert
+    from training.recipes.compress_report import table_rows, table_specs
     from training.recipes.config_loader import load_config
     from training.recipes.pipeline import Pipeline
 

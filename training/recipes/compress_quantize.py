@@ -9,13 +9,13 @@ service uses, with the training evaluator's packed scoring, so the AUC measured 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from training.data.example_builder import ExampleBuilder, RankGroup
-from training.prune_recipe import calibration_sequences
+from training.recipes.compress_recovery import calibration_sequences
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def eval_groups(
 
 def evaluate_checkpoint(
     model_dir: str | Path,
-    groups_by_task: dict[str, Sequence[RankGroup]],
+    groups_by_task: Mapping[str, Sequence[RankGroup]],
     groups_per_batch: int = 4,
     scores_out: str | Path | None = None,
 ) -> dict[str, Any]:

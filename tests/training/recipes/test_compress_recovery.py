@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from compression.compress_config import DEFAULTS
 from ranking.card import ModelCard
 from ranking.prompt_builder import PromptConfig
 from tests.tiny_checkpoint import TASKS
 from training.checkpoint_writer import save_checkpoint
 from training.data.example_builder import ExampleBuilder
 from training.model_factory import ModelConfig, build_model
-from training.prune_recipe import PruneRecipeConfig, calibration_sequences, prune_and_recover
+from training.recipes.compress_recovery import PruneRecipeConfig, calibration_sequences, prune_and_recover
 
 PROMPT = PromptConfig(max_prefix_len=96, max_profile_len=32, max_item_len=24, max_candidate_len=32)
 SHAPE = ModelConfig(
@@ -65,7 +66,7 @@ def test_calibration_sequences_are_real_prompts(examples: ExampleBuilder) -> Non
 def test_gradual_prune_with_kd_loads_and_scores(examples: ExampleBuilder, tokenizer, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM
 
-    from training.quantize_recipe import eval_groups, evaluate_checkpoint
+    from training.recipes.compress_quantize import eval_groups, evaluate_checkpoint
 
     student = write_tiny_checkpoint(tokenizer, tmp_path / "student")
     kd = prune_and_recover(student, examples, tmp_path / "kd", RECIPE)
@@ -105,7 +106,7 @@ def test_pruned_widths_stay_aligned_so_w4a16_groups_fit(examples: ExampleBuilder
         out = prune_and_recover(student, examples, tmp_path / f"m{multiple}", spec)
         widths[multiple] = AutoModelForCausalLM.from_pretrained(str(out), local_files_only=True)
     assert widths[1].config.intermediate_size == 44 and widths[8].config.intermediate_size == 40
-    assert PruneRecipeConfig().neuron_multiple == 8
+    assert PruneRecipeConfig().neuron_multiple == DEFAULTS.neuron_multiple
     assert fitted_group_size(widths[8], 128) == 8
     with pytest.raises(ValueError, match="neuron multiple"):
         fitted_group_size(widths[1], 128)

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from training.checkpoint_writer import write_json
-from training.compression_report import CONTROL, REFERENCE, seed_stage
 from training.data.movielens import DEFAULT_DATA_DIR
 from training.objectives.distill_config import DistillConfig
-from training.prune_recipe import PruneRecipeConfig
-from training.quantize_recipe import QuantizeRecipeConfig
+from training.recipes.compress_quantize import QuantizeRecipeConfig
+from training.recipes.compress_recovery import PruneRecipeConfig
+from training.recipes.compress_stages import CONTROL, REFERENCE, StageNames
 
 DONE_FILE = "done.json"
 RESULT_FILE = "result.json"
@@ -43,9 +43,11 @@ class CompressionConfig:
     recovery_steps: int = 200  # total recovery steps of one pruned model (split over gradual rounds)
     groups_per_step: int = 4
     learning_rate: float = 1e-3
+    # The recorded experiments' values (bench/results/compression-tables*.md), not compress_config's defaults:
+    # 64 in-domain prompts, 4 swap rounds, widths a multiple of 8 (the smallest W4A16 group size).
     num_calibration: int = 64
     max_swap_rounds: int = 4
-    neuron_multiple: int = 8  # kept MLP widths rounded down to a multiple (so W4A16 groups fit the pruned model)
+    neuron_multiple: int = 8
     schemes: tuple[str, ...] = SCHEMES
     group_size: int = 128
     max_eval_members: int | None = None
@@ -103,11 +105,11 @@ def run_compression_pipeline(
     """
     from tqdm import tqdm
 
-    from training.compression_report import write_compression_report
+    from training.recipes.compress_report import write_compression_report
 
     run = Path(run_dir)
     examples, distill = _run_examples(run, data_dir)
-    from training.quantize_recipe import eval_groups
+    from training.recipes.compress_quantize import eval_groups
 
     groups = eval_groups(examples, config.max_eval_members)
     stages = plan_stages(run, config, examples, distill)
@@ -128,7 +130,7 @@ def run_compression_pipeline(
 
 def run_stage(run: Path, stage: Stage, groups: dict[str, list], groups_per_batch: int) -> dict[str, Any]:
     """Build and evaluate one stage unless its done marker exists; returns its result."""
-    from training.quantize_recipe import evaluate_checkpoint
+    from training.recipes.compress_quantize import evaluate_checkpoint
 
     stage_dir = run / "compression" / stage.name
     if _is_done(run, stage):
@@ -156,7 +158,7 @@ def delta_intervals(
     from training.evaluation.bootstrap import paired_auc_delta
     from training.evaluation.evaluator import load_task_scores
 
-    def scores(name: str):  # type: ignore[no-untyped-def]
+    def scores(name: str):
         path = run / "compression" / name / SCORES_FILE
         return load_task_scores(path) if path.exists() else None
 
@@ -180,7 +182,7 @@ def delta_intervals(
     return out
 
 
-def plan_stages(run: Path, config: CompressionConfig, examples, distill: DistillConfig) -> list[Stage]:  # type: ignore[no-untyped-def]
+def plan_stages(run: Path, config: CompressionConfig, examples, distill: DistillConfig) -> list[Stage]:
     """The student first (every delta's reference), cheap stages (one-shot, quantization), KD ones, the teacher."""
     student = run / "student-kd" / "model"
     base = PruneRecipeConfig(
@@ -195,55 +197,55 @@ def plan_stages(run: Path, config: CompressionConfig, examples, distill: Distill
         seed=config.seed,
     )
     mlp = config.recovery_mlp_sparsity
-    stages = [Stage("student-kd", ("reference",), {"source": "student-kd"}, lambda d: student)]
+    names = StageNames.of(config)
+    stages = [Stage(REFERENCE, ("reference",), {"source": REFERENCE}, lambda d: student)]
     for s in config.oneshot_mlp_sparsities:
-        stages.append(_prune_stage(f"oneshot-mlp{_pct(s)}", ("2",), student, examples, replace(base, mlp_sparsity=s)))
+        stages.append(_prune_stage(names.oneshot(s), ("2",), student, examples, replace(base, mlp_sparsity=s)))
     for scheme in config.schemes:
         quant = QuantizeRecipeConfig(scheme, config.group_size, config.num_calibration, config.seed)
-        stages.append(_quant_stage(f"quant-{scheme}", student, examples, quant))
+        stages.append(_quant_stage(names.quant(scheme), student, examples, quant))
     for recovery in ("sft", "kd"):
         spec = replace(base, mlp_sparsity=mlp, recovery=recovery)
-        stages.append(_prune_stage(f"oneshot-mlp{_pct(mlp)}-{recovery}", ("1", "3"), student, examples, spec))
+        stages.append(_prune_stage(names.recovered(recovery), ("1", "3"), student, examples, spec))
     heads = replace(base, head_sparsity=config.head_sparsity)
-    stages.append(_prune_stage(f"heads{_pct(config.head_sparsity)}", ("4",), student, examples, heads))
+    stages.append(_prune_stage(names.heads(), ("4",), student, examples, heads))
     heads_kd = replace(heads, recovery="kd")
-    stages.append(_prune_stage(f"heads{_pct(config.head_sparsity)}-kd", ("4",), student, examples, heads_kd))
+    stages.append(_prune_stage(names.heads("kd"), ("4",), student, examples, heads_kd))
     gradual = replace(base, mlp_sparsity=mlp, recovery="kd", num_steps=config.gradual_steps)
-    name = f"gradual{config.gradual_steps}-mlp{_pct(mlp)}-kd"
-    stages.append(_prune_stage(name, ("3",), student, examples, gradual))
+    stages.append(_prune_stage(names.gradual, ("3",), student, examples, gradual))
     # The whole chain: the gradually pruned + KD student, quantized with each scheme.
-    pruned = run / "compression" / name / "model"
+    pruned = run / "compression" / names.gradual / "model"
     for scheme in config.schemes:
         quant = QuantizeRecipeConfig(scheme, config.group_size, config.num_calibration, config.seed)
-        stages.append(_quant_stage(f"{name}-{scheme}", pruned, examples, quant, tables=("8b",)))
+        stages.append(_quant_stage(names.quant(scheme, names.gradual), pruned, examples, quant, tables=("8b",)))
     # Controls: the same recovery training without pruning. The demo student is not trained to convergence,
     # so extra steps alone can raise its AUC; Table 1 needs this row to separate recovery from more training.
     for recovery in ("sft", "kd"):
         control = replace(base, recovery=recovery)
-        stages.append(_prune_stage(f"unpruned-{recovery}", ("1",), student, examples, control))
+        stages.append(_prune_stage(names.control(recovery), ("1",), student, examples, control))
     repeated = {
-        f"oneshot-mlp{_pct(mlp)}-kd": replace(base, mlp_sparsity=mlp, recovery="kd"),
-        f"heads{_pct(config.head_sparsity)}-kd": heads_kd,
-        "unpruned-kd": replace(base, recovery="kd"),
+        names.recovered("kd"): replace(base, mlp_sparsity=mlp, recovery="kd"),
+        names.heads("kd"): heads_kd,
+        CONTROL: replace(base, recovery="kd"),
     }
     for offset in range(1, config.seed_replicates):
         for name, spec in repeated.items():
             seeded = replace(spec, seed=config.seed + offset)
-            stages.append(_prune_stage(seed_stage(name, offset), ("seeds",), student, examples, seeded))
+            stages.append(_prune_stage(names.seed(name, offset), ("seeds",), student, examples, seeded))
     # Last: the teacher is the slowest model to score and only fills the "Δ vs teacher" column.
     stages.append(Stage("teacher", ("reference",), {"source": "teacher"}, lambda d: run / "teacher" / "model"))
     return stages
 
 
-def _prune_stage(name: str, tables: tuple[str, ...], student: Path, examples, spec: PruneRecipeConfig) -> Stage:  # type: ignore[no-untyped-def]
-    from training.prune_recipe import prune_and_recover
+def _prune_stage(name: str, tables: tuple[str, ...], student: Path, examples, spec: PruneRecipeConfig) -> Stage:
+    from training.recipes.compress_recovery import prune_and_recover
 
     info = {"kind": "prune", **{k: v for k, v in spec.to_dict().items() if k != "distill"}}
     return Stage(name, tables, info, lambda d: prune_and_recover(student, examples, d, spec))
 
 
-def _quant_stage(name: str, student: Path, examples, spec: QuantizeRecipeConfig, tables=("8",)) -> Stage:  # type: ignore[no-untyped-def]
-    from training.quantize_recipe import quantize_checkpoint
+def _quant_stage(name: str, student: Path, examples, spec: QuantizeRecipeConfig, tables=("8",)) -> Stage:
+    from training.recipes.compress_quantize import quantize_checkpoint
 
     def build(stage_dir: Path) -> Path:
         info = quantize_checkpoint(student, examples, stage_dir / "model", spec)
@@ -253,7 +255,7 @@ def _quant_stage(name: str, student: Path, examples, spec: QuantizeRecipeConfig,
     return Stage(name, tables, {"kind": "quantize", "source": str(student), **spec.to_dict()}, build)
 
 
-def _run_examples(run: Path, data_dir: str | Path):  # type: ignore[no-untyped-def]
+def _run_examples(run: Path, data_dir: str | Path):
     """The run's ExampleBuilder (its data subset, split, tokenizer, prompt budgets) and its KD settings."""
     from transformers import AutoTokenizer
 
@@ -304,13 +306,15 @@ def _wall_seconds(run: Path, stage: Stage) -> float:
     return json.loads((run / "compression" / stage.name / DONE_FILE).read_text())["wall_seconds"]
 
 
-def _pct(fraction: float) -> str:
-    return str(round(fraction * 100))
-
-
 def get_config(name: str) -> CompressionConfig:
-    """A named configuration; KeyError lists the known names."""
+    """A named configuration; KeyError (one line for the CLI) lists the known names."""
     try:
         return CONFIGS[name]
     except KeyError:
         raise KeyError(f"unknown compression config {name!r}; known: {sorted(CONFIGS)}") from None
+
+
+def config_for_pipeline(pipeline_config: str) -> CompressionConfig:
+    """The experiments `train pipeline --compress` runs: the same-named config, else demo (e.g. for `gpu` or a
+    TOML file, which have no compression config of their own)."""
+    return CONFIGS.get(Path(pipeline_config).stem, DEMO)
