@@ -6,6 +6,7 @@ Everything talks to a real `python -m slmrank serve` over sockets; nothing here 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import random
@@ -58,6 +59,16 @@ class Server:
                 self.proc.wait(timeout=10)
 
 
+_STARTED: list[Server] = []
+
+
+@atexit.register
+def _stop_all() -> None:
+    """No server outlives the bench, even when a phase fails."""
+    for server in _STARTED:
+        server.stop()
+
+
 def start_server(model_dir: Path, log_path: Path, env: dict[str, str], ready_s: float = 180) -> Server:
     """Start the service on a free port and wait until /readyz is 200."""
     port = free_port()
@@ -67,6 +78,7 @@ def start_server(model_dir: Path, log_path: Path, env: dict[str, str], ready_s: 
     out = log_path.open("w")
     proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(proc, f"http://127.0.0.1:{port}", log_path)
+    _STARTED.append(server)
     deadline = time.monotonic() + ready_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

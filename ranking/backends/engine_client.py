@@ -23,7 +23,7 @@ class EngineClientConfig:
 
     max_connections: int = field(default=64, metadata={"help": "HTTP connections per engine replica."})
     max_keepalive_connections: int = field(
-        default=16, metadata={"help": "Idle keep-alive connections kept open per engine replica."}
+        default=16, metadata={"help": "Idle keep-alive connections kept per engine replica (at most max_connections)."}
     )
     connect_timeout_s: float = field(default=1.0, metadata={"help": "TCP connect timeout to a replica, seconds."})
     seen_prefixes: int = field(
@@ -34,8 +34,8 @@ class EngineClientConfig:
     def __post_init__(self) -> None:
         if self.max_connections < 1 or self.connect_timeout_s <= 0:
             raise ValueError("EngineClientConfig: max_connections >= 1 and connect_timeout_s > 0")
-        if not 0 <= self.max_keepalive_connections <= self.max_connections:
-            raise ValueError("EngineClientConfig: 0 <= max_keepalive_connections <= max_connections")
+        if self.max_keepalive_connections < 0:
+            raise ValueError("EngineClientConfig: max_keepalive_connections >= 0")
         if self.seen_prefixes < 1:
             raise ValueError("EngineClientConfig: seen_prefixes >= 1")
 
@@ -46,9 +46,8 @@ class EngineClient:
     def __init__(self, base_url: str, config: EngineClientConfig | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.config = config or EngineClientConfig()
-        limits = httpx.Limits(
-            max_connections=self.config.max_connections, max_keepalive_connections=self.config.max_keepalive_connections
-        )
+        keepalive = min(self.config.max_keepalive_connections, self.config.max_connections)
+        limits = httpx.Limits(max_connections=self.config.max_connections, max_keepalive_connections=keepalive)
         self._http = httpx.AsyncClient(base_url=self.base_url, limits=limits, trust_env=False)
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from compression.export import checkpoint_bytes
 from ranking.card import ModelCard
 from ranking.labels import LabelTokens, resolve_all
 from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
@@ -134,7 +135,8 @@ def evaluate_checkpoint(
     groups_per_batch: int = 4,
     scores_out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Metrics per task of any checkpoint the project writes (dense, pruned or quantized, via its own loader)."""
+    """Metrics per task of any checkpoint the project writes (dense, pruned or quantized, via its own loader), with
+    its size on disk; with `scores_out`, every candidate's score is saved there for paired comparisons."""
     path = Path(model_dir)
     loaded = load_checkpoint(path, device="cpu", dtype="float32")
     card = ModelCard.load(path)
@@ -155,6 +157,8 @@ def evaluate_checkpoint(
         "path": str(path),
         # A quantized model's dequantized skeleton would count float weights it does not store.
         "num_parameters": None if quantized else num_parameters(loaded.model),
+        "bytes": checkpoint_bytes(path),
+        "is_quantized": quantized,
         "eval_seconds": round(time.perf_counter() - started, 1),
     }
 

@@ -9,7 +9,6 @@ service uses, with the training evaluator's packed scoring, so the AUC measured 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -67,51 +66,3 @@ def eval_groups(
             groups = [g for g in groups if g.member_id in keep]
         out[task.name] = groups
     return out
-
-
-def evaluate_checkpoint(
-    model_dir: str | Path,
-    groups_by_task: Mapping[str, Sequence[RankGroup]],
-    groups_per_batch: int = 4,
-    scores_out: str | Path | None = None,
-) -> dict[str, Any]:
-    """Global and per-member AUC per task of any checkpoint (dense, pruned or quantized), its size in bytes.
-
-    With `scores_out`, every candidate's score is also saved there (.npz) for paired comparisons.
-    """
-    from compression.export import checkpoint_bytes
-    from ranking.card import ModelCard
-    from ranking.labels import resolve_all
-    from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
-    from training.evaluation.evaluator import save_task_scores, score_model, summarise
-    from training.model_factory import num_parameters
-
-    path = Path(model_dir)
-    loaded = load_checkpoint(path, device="cpu", dtype="float32")
-    card = ModelCard.load(path)
-    labels = resolve_all(loaded.tokenizer, [card.task(t) for t in groups_by_task], loaded.vocab_size)
-    started = time.perf_counter()
-    per_task = {
-        task: score_model(
-            loaded.model,
-            groups,
-            labels,
-            loaded.tokenizer.pad_token_id,
-            groups_per_batch,
-            progress=f"eval {path.parent.name}:{task}",
-        )
-        for task, groups in groups_by_task.items()
-    }
-    if scores_out is not None:
-        save_task_scores(per_task, scores_out)
-    is_quantized = is_quantized_checkpoint(path)
-    return {
-        **summarise(per_task),
-        "kind": "model",
-        "path": str(path),
-        # A quantized model's dequantized skeleton would count float weights it does not store.
-        "num_parameters": None if is_quantized else num_parameters(loaded.model),
-        "bytes": checkpoint_bytes(path),
-        "is_quantized": is_quantized,
-        "eval_seconds": round(time.perf_counter() - started, 1),
-    }

@@ -130,7 +130,7 @@ def run_compression_pipeline(
 
 def run_stage(run: Path, stage: Stage, groups: dict[str, list], groups_per_batch: int) -> dict[str, Any]:
     """Build and evaluate one stage unless its done marker exists; returns its result."""
-    from training.recipes.compress_quantize import evaluate_checkpoint
+    from training.evaluation.evaluator import evaluate_checkpoint
 
     stage_dir = run / "compression" / stage.name
     if _is_done(run, stage):

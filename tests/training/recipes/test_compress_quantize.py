@@ -10,12 +10,8 @@ import torch
 
 from compression.quantize import fitted_group_size
 from training.data.example_builder import ExampleBuilder
-from training.recipes.compress_quantize import (
-    QuantizeRecipeConfig,
-    eval_groups,
-    evaluate_checkpoint,
-    quantize_checkpoint,
-)
+from training.evaluation.evaluator import evaluate_checkpoint
+from training.recipes.compress_quantize import QuantizeRecipeConfig, eval_groups, quantize_checkpoint
 
 from .test_compress_recovery import PROMPT, SHAPE, write_tiny_checkpoint
 

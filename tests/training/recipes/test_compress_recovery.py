@@ -66,7 +66,8 @@ def test_calibration_sequences_are_real_prompts(examples: ExampleBuilder) -> Non
 def test_gradual_prune_with_kd_loads_and_scores(examples: ExampleBuilder, tokenizer, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM
 
-    from training.recipes.compress_quantize import eval_groups, evaluate_checkpoint
+    from training.evaluation.evaluator import evaluate_checkpoint
+    from training.recipes.compress_quantize import eval_groups
 
     student = write_tiny_checkpoint(tokenizer, tmp_path / "student")
     kd = prune_and_recover(student, examples, tmp_path / "kd", RECIPE)
