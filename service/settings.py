@@ -35,7 +35,11 @@ class Settings(BaseSettings):
     )
     model_dir: Path = Field(Path("models/default"), description="HF checkpoint directory (tokenizer + weights).")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N (embedded backend).")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Embedded compute dtype.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="Embedded compute dtype. auto: bfloat16 on CUDA, and on CPUs with native bf16 (AMX, AVX512-BF16,"
+        " Arm BF16) for models with hidden size >= 256; else float32 (scores equal plain transformers within 1e-5).",
+    )
     backend: Literal["embedded", "sglang", "vllm"] = Field("embedded", description="Where prompts are scored.")
     engine_urls: str = Field("", description="Comma-separated engine base URLs (sglang/vllm backends).")
     engine_dns: str = Field("", description="host:port of a headless Service resolved to all engine replicas.")

@@ -206,13 +206,32 @@ class ModelRunner:
             if item.suffix_ids:
                 ends = torch.tensor([len(s) for s in item.suffix_ids], device=x.device).cumsum(0)
                 last = x[start + num_new + ends - 1]  # [k, H]
-                logits = self.lm_head(self.base.norm(last)).float()
-                if self.final_softcap is not None:  # Gemma2: tanh-capped logits, as transformers does
-                    logits = torch.tanh(logits / self.final_softcap) * self.final_softcap
-                logprobs = torch.log_softmax(logits, dim=-1)[:, list(item.label_ids)].cpu()
+                logprobs = self._label_logprobs(self.base.norm(last), list(item.label_ids)).cpu()
             outputs.append(ForwardOutput(kv, logprobs))
             start += item.num_tokens
         return outputs
+
+    def _label_logprobs(self, hidden: torch.Tensor, label_ids: list[int]) -> torch.Tensor:
+        """[k, H] final hidden states -> [k, labels] full-vocabulary log-probs of the label ids, float32.
+
+        In bf16 a logit of usual size is rounded to a step of 0.03-0.06, which turns close candidates into ties;
+        the label logits are therefore recomputed in float32 from the hidden state (two rows of the LM head),
+        while the log-sum-exp over the vocabulary takes the model-dtype logits. In float32 both are the same."""
+        logits = self._softcap(self.lm_head(hidden).float())
+        if isinstance(self.lm_head, torch.nn.Linear):  # a plain head (a quantized one keeps its own arithmetic)
+            label_logits = hidden.float() @ self.lm_head.weight[label_ids].float().T
+            if self.lm_head.bias is not None:
+                label_logits = label_logits + self.lm_head.bias[label_ids].float()
+            label_logits = self._softcap(label_logits)
+        else:
+            label_logits = logits[:, label_ids]
+        return label_logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+
+    def _softcap(self, logits: torch.Tensor) -> torch.Tensor:
+        """Gemma2: tanh-capped logits, as transformers does; others unchanged."""
+        if self.final_softcap is None:
+            return logits
+        return torch.tanh(logits / self.final_softcap) * self.final_softcap
 
 
 def _maybe_norm(layer: Any, name: str | None, x: torch.Tensor) -> torch.Tensor:

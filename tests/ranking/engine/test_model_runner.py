@@ -70,3 +70,21 @@ def test_unsupported_architecture_is_refused(tiny_loaded) -> None:
     fake = type(tiny_loaded)(Model(), None, "x", 10, tiny_loaded.device, tiny_loaded.dtype)
     with pytest.raises(UnsupportedModelError):
         ModelRunner(fake)
+
+
+def test_bf16_label_log_odds_keep_float32_resolution(tiny_model_dir) -> None:
+    """bf16 rounds logits to steps of ~0.03-0.06; the label logits are recomputed in float32, so a candidate's
+    label log-odds (what the score is made of) equal the float32 product of its bf16 hidden state and head."""
+    from ranking.model_loader import load_checkpoint
+
+    runner = ModelRunner(load_checkpoint(tiny_model_dir, device="cpu", dtype="bfloat16"), "sdpa")
+    torch.manual_seed(0)
+    hidden = (torch.randn(64, runner.lm_head.weight.shape[1]) * 3).to(torch.bfloat16)
+    labels = [5, 9]
+    exact = hidden.float() @ runner.lm_head.weight[labels].float().T  # [64, 2]
+    got = runner._label_logprobs(hidden, labels)
+    rounded = torch.log_softmax(runner.lm_head(hidden).float(), dim=-1)[:, labels]
+    exact_odds, got_odds = exact[:, 0] - exact[:, 1], got[:, 0] - got[:, 1]
+    torch.testing.assert_close(got_odds, exact_odds, atol=1e-5, rtol=0)
+    assert (rounded[:, 0] - rounded[:, 1] - exact_odds).abs().max() > 1e-3  # what the plain bf16 head loses
+    assert got.shape == (64, 2) and bool((got <= 0).all())
