@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -12,6 +13,9 @@ from training.objectives.ranking_losses import LossTerms
 from training.packed_batch import PackedBatch
 from training.packed_forward import packed_hidden, rows_logits
 
+# (LM head, (M, H) hidden rows) -> a scalar loss term.
+SequenceTerm = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
 
 class PackedLM(nn.Module):
     """Wraps a HF causal LM (`.model` body, `.lm_head`): packed batch -> (label rows, sequence rows) logits."""
@@ -20,10 +24,22 @@ class PackedLM(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: PackedBatch, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, V) float32 logits at the label positions and (M, V) at the flat sequence `positions`."""
+    def forward(
+        self, batch: PackedBatch, positions: torch.Tensor, sequence_term: SequenceTerm | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, V) float32 logits at the label positions and (M, V) at the flat sequence `positions`; with
+        `sequence_term`, instead of the latter its value on (LM head, (M, H) hidden rows) (the chunked path)."""
         hidden = packed_hidden(self.model, batch)
-        return rows_logits(self.model, hidden, batch.label_index), rows_logits(self.model, hidden, positions)
+        label_logits = rows_logits(self.model, hidden, batch.label_index)
+        if sequence_term is None:
+            return label_logits, rows_logits(self.model, hidden, positions)
+        head = typing.cast(Any, self.model).lm_head
+        return label_logits, sequence_term(head, hidden[positions.to(hidden.device)])
+
+    def label_logits_and_rows(self, batch: PackedBatch, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, V) label logits and the (M, H) hidden rows at `positions` (a teacher's, for the chunked path)."""
+        hidden = packed_hidden(self.model, batch)
+        return rows_logits(self.model, hidden, batch.label_index), hidden[positions.to(hidden.device)]
 
     @property
     def layers(self) -> nn.ModuleList:

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ranking.labels import LabelTokens
+from training.chunked_sequence import TeacherRows, chunked_step_loss, teacher_rows
 from training.data.example_builder import ExampleBuilder
 from training.distributed import (
     DistributedContext,
@@ -30,7 +31,7 @@ from training.distributed import (
 from training.global_batch import GlobalBatch, MicroBatch, check_divisible, row_generator
 from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
 from training.on_policy import on_policy_logits
-from training.packed_batch import pack_groups
+from training.packed_batch import PackedBatch, pack_groups
 from training.packed_forward import sequence_positions
 from training.packed_lm import PackedLM, module_terms, set_checkpointing
 from training.precision import Precision
@@ -69,6 +70,8 @@ class TrainConfig:
     grad_accum_steps: int = 1
     gradient_checkpointing: bool = False
     precision: str = "fp32"
+    # > 0: the sequence term's LM head and loss run this many rows at a time (training/chunked_sequence.py).
+    sequence_chunk_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +102,8 @@ class Trainer:
     ) -> None:
         if isinstance(loss, RecSysDistillationLoss) and teacher is None and teacher_scores is None:
             raise ValueError("a distillation loss needs a teacher or its offline scores")
+        if config.on_policy_fraction > 0 and config.sequence_chunk_rows > 0:
+            raise SetupError("on-policy KD and sequence_chunk_rows > 0 do not combine; set one of them to 0")
         if teacher_scores is not None and config.on_policy_fraction > 0:
             raise SetupError("on-policy KD needs the live teacher; set on_policy_fraction=0 with teacher scores")
         self.teacher_scores = teacher_scores
@@ -243,6 +248,14 @@ class Trainer:
         generators = [row_generator(cfg.seed, self.step, i) for i in micro.indices]
         positions = sequence_positions(batch, cfg.sequence_positions_per_row, generators)
         with self.precision.autocast():
+            if cfg.sequence_chunk_rows > 0:
+                teacher_rows = self._teacher_rows(batch, positions, micro)
+                scales = (micro.label_scale, micro.sequence_scale)
+                loss, parts = chunked_step_loss(
+                    self.module, self.loss, batch, positions, scales, cfg.sequence_chunk_rows, teacher_rows
+                )
+                (loss * gradient_scale(self.parallel.world_size)).backward()
+                return self._shares(loss, parts, micro)
             student = module_terms(self.module, batch, positions, micro.label_scale, micro.sequence_scale)
             if isinstance(self.loss, RecSysDistillationLoss):
                 started = time.perf_counter()
@@ -259,8 +272,20 @@ class Trainer:
             else:
                 loss, parts = self.loss(student)
         (loss * gradient_scale(self.parallel.world_size)).backward()
+        return self._shares(loss, parts, micro)
+
+    @staticmethod
+    def _shares(loss: torch.Tensor, parts: dict[str, float], micro: MicroBatch) -> dict[str, float]:
         share = {"label": micro.label_scale, "sequence": micro.sequence_scale, "on": micro.group_share}
         return {"loss": loss.detach().item(), **{k: v * share[k.split("_")[0]] for k, v in parts.items()}}
+
+    def _teacher_rows(self, batch: PackedBatch, positions: torch.Tensor, micro: MicroBatch) -> TeacherRows | None:
+        """The teacher's side of the chunked path (None for a supervised loss)."""
+        if not isinstance(self.loss, RecSysDistillationLoss):
+            return None
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])  # type: ignore[operator]
+        return teacher_rows(self.teacher_module, self.teacher_scores, self.step, micro.indices, batch, positions,
+                            vocab, self.precision.device)  # fmt: skip
 
     def _reduce(self, totals: dict[str, float]) -> tuple[float, dict[str, float]]:
         """Sum the step's loss and parts over ranks (every rank has the same keys: same objective, same draw)."""

@@ -98,3 +98,12 @@ def test_scores_for_another_schedule_are_refused(teacher_run, tmp_path: Path, ca
                  "--set", "student_train.groups_per_step=2")  # fmt: skip
     assert status != 0
     assert "was written for groups_per_step=4, this run has 2" in capsys.readouterr().err
+
+
+def test_chunked_student_from_scores_follows_on_the_fly_kd(teacher_run, tmp_path: Path) -> None:
+    data, run = teacher_run
+    live = tmp_path / "live"
+    shutil.copytree(run, live)
+    assert cli("train", "student", "--objective", "kd", "--data", data, "--out", live, *RUN) == 0
+    chunked = student_from_scores(data, run, tmp_path / "chunked", "--set", "student_train.sequence_chunk_rows=16")
+    assert losses(chunked) == pytest.approx(losses(live), abs=1e-5)

@@ -21,6 +21,7 @@ from training.data.example_builder import ExampleBuilder
 from training.data.split import ChronologicalSplit
 from training.distributed import DistributedContext
 from training.evaluation.evaluation_table import evaluate_table
+from training.lora import add_lora, merge_lora, num_trainable
 from training.model_factory import build_model, num_parameters
 from training.objectives.objective_factory import build_objective
 from training.precision import resolve_device
@@ -169,12 +170,15 @@ class Pipeline:
         weight = cfg.teacher_sequence_weight if model_stage.is_teacher else cfg.distill.sequence_weight
         loss = build_objective(model_stage.objective, cfg.distill, weight)
         validator = val_member_auc(self.split, tokenizer, cfg.prompt, self.tasks, labels, cfg.val)
+        lora = add_lora(model, cfg.lora) if cfg.lora.is_enabled and not model_stage.is_teacher else None
         trainer = Trainer(
             model, examples, labels, tokenizer.pad_token_id, train_cfg, stage_dir, loss, teacher,
             validator=validator, validate_every=cfg.val.every, device=self.device, parallel=self.parallel,
             teacher_scores=scores,
         )  # fmt: skip
         seconds = trainer.run(description=model_stage.name)
+        trainable = num_trainable(model)
+        model = merge_lora(lora) if lora is not None else model
         name = f"{self.data.spec.name}-{cfg.name}-{model_stage.name}"
         manifest = {
             "model_name": name,
@@ -197,6 +201,7 @@ class Pipeline:
             "train_seconds": round(seconds, 1),
             "teacher_forward_seconds": round(trainer.teacher_seconds, 1) if teacher is not None else None,
             "teacher_scores": cfg.teacher_scores.path if scores is not None else None,
+            "lora": {**cfg.lora.__dict__, "trainable_parameters": trainable} if lora is not None else None,
             "world_size": self.parallel.world_size,
             "device": str(self.device),
             "metrics": None,

@@ -11,6 +11,7 @@ from typing import Any
 
 from ranking.prompt_builder import PromptConfig
 from training.data.split import SplitConfig
+from training.lora import LoraStudentConfig
 from training.model_factory import ModelConfig
 from training.objectives.distill_config import DistillConfig
 from training.teacher_scores import TeacherScoresConfig
@@ -71,6 +72,8 @@ class PipelineConfig:
     prune: PruneInitConfig = field(default_factory=PruneInitConfig)
     val: ValConfig = field(default_factory=ValConfig)
     teacher_scores: TeacherScoresConfig = field(default_factory=TeacherScoresConfig)
+    # LoRA students (rank > 0; the teacher is always fully trained), merged into plain checkpoints at the end.
+    lora: LoraStudentConfig = field(default_factory=LoraStudentConfig)
     # Empty: every task the dataset declares.
     tasks: tuple[str, ...] = ()
     group_size: int = 8
