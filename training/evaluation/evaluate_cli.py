@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,13 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--json", type=Path, default=None, help="write the table here as JSON (per model); scores in <stem>-scores/"
     )
+    ev.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="with --json: also write a Markdown table of every row against the strongest baseline, with paired "
+        "95%% bootstrap intervals of the differences",
+    )
     ev.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ev.set_defaults(handler=run_evaluate)
 
@@ -49,9 +57,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from training.data.dataset_reader import load_dataset
     from training.data.split import ChronologicalSplit
+    from training.evaluation.baseline_report import write_baseline_report
     from training.evaluation.evaluation_table import evaluate_table
     from training.evaluation.history_shown import history_shown
+    from training.setup_error import SetupError
 
+    if args.report is not None and args.json is None:
+        raise SetupError("--report needs --json (the saved scores it pairs)")
     data = load_dataset(args.data)
     tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else [t.name for t in data.spec.tasks]
     for task in tasks:
@@ -87,6 +99,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     if args.json is not None:
         write_json(args.json, {**json.loads(args.json.read_text()), "history_shown": shown})
+    if args.report is not None:
+        command = "slmrank " + " ".join(sys.argv[1:])
+        print(f"report: {write_baseline_report(json.loads(args.json.read_text()), command, args.report)}")
     return 1 if failed else 0
 
 
