@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -19,7 +20,9 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         help="per task: AUC, per-member AUC, NDCG@10, log loss, ECE of checkpoints and non-LLM baselines",
         description="Scores the test (or val) period of a dataset folder (the last 20%% of each member's "
         "interactions) with each --model checkpoint (its own tokenizer and slmrank.json budgets; dense, pruned "
-        "or quantized) and the popularity and user+item bias baselines fitted on the train period. Each result is "
+        "or quantized) and the popularity, user+item bias and matrix factorisation baselines fitted on the train "
+        "period (the factorisation's rank and penalty chosen on the val period), and says how many history items "
+        "each model's prompts show. Each result is "
         "kept as soon as it is finished; a model that fails is reported and the others still run.",
     )
     ev.add_argument("--model", type=Path, action="append", required=True, help="checkpoint directory (repeatable)")
@@ -47,6 +50,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from training.data.dataset_reader import load_dataset
     from training.data.split import ChronologicalSplit
     from training.evaluation.evaluation_table import evaluate_table
+    from training.evaluation.history_shown import history_shown
 
     data = load_dataset(args.data)
     tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else [t.name for t in data.spec.tasks]
@@ -74,6 +78,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             table = evaluate_table(split, models, tasks, Path(scratch), args.split, progress=progress, use_cache=False)
     failed = [n for n, r in table["models"].items() if "error" in r]
+    shown = {n: history_shown(split, models[n], args.split) for n in models if n not in failed}
+    for name, figures in shown.items():
+        print(
+            f"{name}: {args.split} prompts show a median of {figures['median_shown']} history items "
+            f"(min {figures['min_shown']}, max {figures['max_shown']}; median available "
+            f"{figures['median_available']}) in a {figures['max_prefix_len']}-token prefix"
+        )
+    if args.json is not None:
+        write_json(args.json, {**json.loads(args.json.read_text()), "history_shown": shown})
     return 1 if failed else 0
 
 
