@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 # Variant -> TrainConfig changes (and the number of processes).
 VARIANTS: dict[str, tuple[dict, int]] = {
     "all-positions": ({"sequence_positions_per_row": 0}, 1),
+    "all-positions, chunked": ({"sequence_positions_per_row": 0, "sequence_chunk_rows": 256}, 1),
     "sampled": ({}, 1),
     "sampled+checkpointing": ({"gradient_checkpointing": True}, 1),
     "sampled+accum4": ({"grad_accum_steps": 4}, 1),
@@ -39,6 +40,7 @@ VARIANTS: dict[str, tuple[dict, int]] = {
 }
 NOTES = {
     "all-positions": "LM head and loss on every position: (tokens, V) logits built",
+    "all-positions, chunked": "the same, LM head + loss 256 rows at a time (sequence_chunk_rows)",
     "sampled": "the recipe: label rows + 64 sampled positions per row",
     "sampled+checkpointing": "decoder activations recomputed in backward",
     "sampled+accum4": "the same step as 4 micro-batches",

@@ -22,9 +22,7 @@ from training.data.example_builder import ExampleBuilder
 from training.distributed import (
     DistributedContext,
     full_model_state,
-    full_optimizer_state,
     gradient_scale,
-    load_full_state,
     main_log,
     shard_model,
 )
@@ -36,11 +34,11 @@ from training.packed_forward import sequence_positions
 from training.packed_lm import PackedLM, module_terms, set_checkpointing
 from training.precision import Precision
 from training.setup_error import SetupError
+from training.train_state import load_train_state, save_train_state
 
 if TYPE_CHECKING:
     from training.teacher_scores import TeacherScores
 
-STATE_FILE = "train_state.pt"
 LOG_FILE = "train_log.jsonl"
 BEST_FILE = "best_model.pt"
 BEST_INFO = "best.json"
@@ -306,35 +304,12 @@ class Trainer:
         return loss + weight * term, {**parts, "on_policy_kd": term.detach().item()}
 
     def _save_state(self) -> None:
-        """Full (unsharded) state, written by rank 0: it resumes at any world size."""
-        model_state = full_model_state(self.module)
-        optimizer_state = full_optimizer_state(self.module, self.optimizer)
-        if self.parallel.is_main:
-            tmp = self.out_dir / (STATE_FILE + ".tmp")
-            torch.save(
-                {
-                    "model": model_state,
-                    "optimizer": optimizer_state,
-                    "scheduler": self.scheduler.state_dict(),
-                    "step": self.step,
-                    "seconds": self.seconds,
-                    "teacher_seconds": self.teacher_seconds,
-                    "config": self.config.to_dict(),
-                },
-                tmp,
-            )
-            tmp.replace(self.out_dir / STATE_FILE)
-        self.parallel.barrier()
+        counters = {"step": self.step, "seconds": self.seconds, "teacher_seconds": self.teacher_seconds}
+        save_train_state(self.out_dir, self.module, self.optimizer, self.scheduler, counters, self.config.to_dict(),
+                         self.parallel)  # fmt: skip
 
     def _resume(self) -> None:
-        path = self.out_dir / STATE_FILE
-        if not path.exists():
-            return
-        # weights_only: a resumed state file cannot run code (it holds only tensors and plain values).
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state["config"] != self.config.to_dict():
-            raise ValueError(f"{path} was written with another TrainConfig; use a fresh --out directory")
-        load_full_state(self.module, self.optimizer, state["model"], state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.step, self.seconds = state["step"], state["seconds"]
-        self.teacher_seconds = state.get("teacher_seconds", 0.0)
+        state = load_train_state(self.out_dir, self.module, self.optimizer, self.scheduler, self.config.to_dict())
+        if state is not None:
+            self.step, self.seconds = state["step"], state["seconds"]
+            self.teacher_seconds = state.get("teacher_seconds", 0.0)

@@ -49,3 +49,9 @@ def test_documented_command_lines_parse() -> None:
     assert args.overrides == ["seed=1", "a.b=2"]
     args = parser().parse_args(["evaluate", "--model", "m1", "--model", "m2", "--data", "d", "--split", "val"])
     assert [str(m) for m in args.model] == ["m1", "m2"] and args.split == "val"
+
+
+def test_evaluate_report_without_json_is_one_error_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["evaluate", "--model", "m", "--data", "d", "--report", str(tmp_path / "r.md")])
+    assert args.handler(args) == 2
+    assert capsys.readouterr().err.strip() == "error: --report needs --json (the saved scores it pairs)"

@@ -81,7 +81,7 @@ class Payload:
 
 
 def test_resume_loads_tensors_and_plain_values_only(parts, tmp_path: Path) -> None:
-    from training.trainer import STATE_FILE
+    from training.train_state import STATE_FILE
 
     torch.save({"config": TRAIN.to_dict(), "payload": Payload()}, tmp_path / STATE_FILE)
     with pytest.raises(Exception, match="Weights only load failed"):

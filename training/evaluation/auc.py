@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -35,10 +35,10 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def mean_member_auc(
-    member_ids: Sequence[int], scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray
+    member_ids: Sequence[Hashable], scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray
 ) -> float:
     """Mean of per-member AUCs over members with both a positive and a negative candidate."""
-    by_member: dict[int, list[int]] = defaultdict(list)
+    by_member: dict[Hashable, list[int]] = defaultdict(list)
     for i, m in enumerate(member_ids):
         by_member[m].append(i)
     s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)

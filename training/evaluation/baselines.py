@@ -1,11 +1,24 @@
-"""Non-LLM baselines, fitted on the train period: item popularity, and a user + item bias model of one task's label."""
+"""Non-LLM baselines, fitted on the train period: item popularity, and a user + item bias model of one task's label.
+
+The matrix factorisation baseline lives in matrix_factorisation.py.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from training.data.dataset import Event
+
+
+class Baseline(Protocol):
+    """What the evaluator needs of a non-LLM baseline: a score for a member and an item."""
+
+    name: str
+    is_probability: bool
+
+    def score(self, member_id: str, item_id: str) -> float: ...
 
 
 class PopularityBaseline:

@@ -102,3 +102,51 @@ def auc_interval(
     alpha = (1 - confidence) / 2
     low, high = np.nanquantile(values, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+def paired_member_auc_delta(
+    reference: Mapping[str, TaskScores],
+    candidate: Mapping[str, TaskScores],
+    num_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> DeltaInterval:
+    """Δ% of the mean-over-tasks per-member AUC (members with both classes), with its paired bootstrap interval.
+
+    A member's AUC does not change when members are resampled, so each is computed once and a resample is a
+    weighted mean of them: the same members (with multiplicity) for both models.
+    """
+    tasks = sorted(reference)
+    if sorted(candidate) != tasks:
+        raise ValueError(f"tasks differ: {sorted(candidate)} vs {tasks}")
+    for t in tasks:
+        _check_aligned(t, reference[t], candidate[t])
+    members = np.unique(np.concatenate([reference[t].member_ids for t in tasks]))
+    rows = {t: _rows_by_member(reference[t].member_ids, members) for t in tasks}
+    ref = np.stack([_member_aucs(reference[t], rows[t]) for t in tasks])  # (tasks, members), NaN: one class only
+    new = np.stack([_member_aucs(candidate[t], rows[t]) for t in tasks])
+    has_both = ~np.isnan(ref)
+    rng = np.random.default_rng(seed)
+    weights = np.stack(
+        [np.bincount(rng.integers(0, members.size, members.size), minlength=members.size) for _ in range(num_resamples)]
+    )  # (resamples, members)
+    deltas = _weighted_delta_pct(ref, new, has_both, weights)
+    alpha = (1 - confidence) / 2
+    low, high = np.nanquantile(deltas, [alpha, 1 - alpha])
+    full = _weighted_delta_pct(ref, new, has_both, np.ones((1, members.size)))[0]
+    return DeltaInterval(float(full), float(low), float(high), num_resamples)
+
+
+def _member_aucs(scores: TaskScores, rows: list[np.ndarray]) -> np.ndarray:
+    return np.array([roc_auc(scores.scores[r], scores.labels[r]) if r.size else np.nan for r in rows])
+
+
+def _weighted_delta_pct(ref: np.ndarray, new: np.ndarray, has_both: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per resample (rows of `weights`) Δ% of the mean over tasks of the weighted mean per-member AUC."""
+    w = weights[:, None, :] * has_both[None]  # (resamples, tasks, members)
+    total = w.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref_mean = (w * np.nan_to_num(ref)[None]).sum(-1) / total
+        new_mean = (w * np.nan_to_num(new)[None]).sum(-1) / total
+    ref_avg, new_avg = ref_mean.mean(-1), new_mean.mean(-1)
+    return 100 * (new_avg - ref_avg) / ref_avg

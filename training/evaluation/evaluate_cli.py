@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         help="per task: AUC, per-member AUC, NDCG@10, log loss, ECE of checkpoints and non-LLM baselines",
         description="Scores the test (or val) period of a dataset folder (the last 20%% of each member's "
         "interactions) with each --model checkpoint (its own tokenizer and slmrank.json budgets; dense, pruned "
-        "or quantized) and the popularity and user+item bias baselines fitted on the train period. Each result is "
+        "or quantized) and the popularity, user+item bias and matrix factorisation baselines fitted on the train "
+        "period (the factorisation's rank and penalty chosen on the val period), and says how many history items "
+        "each model's prompts show. Each result is "
         "kept as soon as it is finished; a model that fails is reported and the others still run.",
     )
     ev.add_argument("--model", type=Path, action="append", required=True, help="checkpoint directory (repeatable)")
@@ -28,6 +32,13 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task of the dataset)")
     ev.add_argument(
         "--json", type=Path, default=None, help="write the table here as JSON (per model); scores in <stem>-scores/"
+    )
+    ev.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="with --json: also write a Markdown table of every row against the strongest baseline, with paired "
+        "95%% bootstrap intervals of the differences",
     )
     ev.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ev.set_defaults(handler=run_evaluate)
@@ -46,8 +57,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from training.data.dataset_reader import load_dataset
     from training.data.split import ChronologicalSplit
+    from training.evaluation.baseline_report import write_baseline_report
     from training.evaluation.evaluation_table import evaluate_table
+    from training.evaluation.history_shown import history_shown
+    from training.setup_error import SetupError
 
+    if args.report is not None and args.json is None:
+        raise SetupError("--report needs --json (the saved scores it pairs)")
     data = load_dataset(args.data)
     tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else [t.name for t in data.spec.tasks]
     for task in tasks:
@@ -74,6 +90,18 @@ def _evaluate(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             table = evaluate_table(split, models, tasks, Path(scratch), args.split, progress=progress, use_cache=False)
     failed = [n for n, r in table["models"].items() if "error" in r]
+    shown = {n: history_shown(split, models[n], args.split) for n in models if n not in failed}
+    for name, figures in shown.items():
+        print(
+            f"{name}: {args.split} prompts show a median of {figures['median_shown']} history items "
+            f"(min {figures['min_shown']}, max {figures['max_shown']}; median available "
+            f"{figures['median_available']}) in a {figures['max_prefix_len']}-token prefix"
+        )
+    if args.json is not None:
+        write_json(args.json, {**json.loads(args.json.read_text()), "history_shown": shown})
+    if args.report is not None:
+        command = "slmrank " + " ".join(sys.argv[1:])
+        print(f"report: {write_baseline_report(json.loads(args.json.read_text()), command, args.report)}")
     return 1 if failed else 0
 
 

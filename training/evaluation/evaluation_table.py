@@ -17,6 +17,11 @@ from training.data.example_builder import ExampleBuilder, RankGroup
 from training.data.split import ChronologicalSplit
 from training.evaluation.baselines import BiasBaseline, PopularityBaseline
 from training.evaluation.evaluator import evaluate_checkpoint, save_task_scores, score_baseline, summarise
+from training.evaluation.matrix_factorisation import (
+    MatrixFactorisation,
+    MatrixFactorisationConfig,
+    tune_matrix_factorisation,
+)
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -81,13 +86,19 @@ def model_result(
 def baseline_results(
     split: ChronologicalSplit, tasks: Sequence[str], period: str, out_dir: Path | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Popularity and user+item bias (one per task), fitted on the train period, scored on the period."""
+    """Popularity, user+item bias and matrix factorisation (one per task), fitted on the train period (the MF's
+    rank and regularisation chosen on the val period), scored on the period."""
     train = split.period_events("train")
     popularity = PopularityBaseline(train)
+    factorisations, tuning = matrix_factorisations(split, tasks)
     per_baseline = {
         popularity.name: ({t: score_baseline(popularity, split, period, t) for t in tasks}, "rank_score"),
         BiasBaseline.name: (
             {t: score_baseline(BiasBaseline(train, t), split, period, t) for t in tasks},
+            "probability",
+        ),
+        MatrixFactorisation.name: (
+            {t: score_baseline(factorisations[t], split, period, t) for t in tasks},
             "probability",
         ),
     }
@@ -98,7 +109,22 @@ def baseline_results(
             path = out_dir / f"{safe_name(name)}.scores.npz"
             save_task_scores(per_task, path)
             results[name]["scores"] = str(path)
+    results[MatrixFactorisation.name]["tuning"] = tuning
     return results
+
+
+def matrix_factorisations(
+    split: ChronologicalSplit, tasks: Sequence[str]
+) -> tuple[dict[str, MatrixFactorisation], dict[str, Any]]:
+    """Per task the MF fitted on train with the (rank, reg) best on val, and what each tried setting scored."""
+    train, val = split.period_events("train"), split.period_events("val")
+    models, tuning = {}, {}
+    for task in tasks:
+        # Without a val period (a tiny dataset) the defaults are used untuned.
+        config, tries = tune_matrix_factorisation(train, val, task) if val else (MatrixFactorisationConfig(), [])
+        models[task] = MatrixFactorisation(train, task, config)
+        tuning[task] = {"rank": config.rank, "reg": config.reg, "tries": tries}
+    return models, tuning
 
 
 def safe_name(name: str) -> str:

@@ -24,7 +24,7 @@ from ranking.model_loader import is_quantized_checkpoint, load_checkpoint
 from training.data.example_builder import RankGroup
 from training.data.split import ChronologicalSplit
 from training.evaluation.auc import mean_member_auc, roc_auc
-from training.evaluation.baselines import BiasBaseline, PopularityBaseline
+from training.evaluation.baselines import Baseline
 from training.evaluation.metrics import expected_calibration_error, log_loss, ndcg_at_k, sigmoid
 from training.model_factory import num_parameters
 from training.packed_batch import pack_groups
@@ -79,9 +79,7 @@ def collect(groups: Sequence[RankGroup], scores: Sequence[float]) -> TaskScores:
     )
 
 
-def score_baseline(
-    baseline: PopularityBaseline | BiasBaseline, split: ChronologicalSplit, period: str, task: str
-) -> TaskScores:
+def score_baseline(baseline: Baseline, split: ChronologicalSplit, period: str, task: str) -> TaskScores:
     """A baseline's `score(member_id, item_id)` for every candidate of the period, in eval_groups' order."""
     rows = [(m, e) for m, p in split.members.items() for e in p.period(period)]
     return TaskScores(

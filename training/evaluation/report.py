@@ -10,7 +10,7 @@ import numpy as np
 
 from training.checkpoint_writer import write_json
 from training.data.movielens_converter import LICENCE
-from training.evaluation.bootstrap import DeltaInterval, auc_interval, paired_auc_delta
+from training.evaluation.bootstrap import DeltaInterval, auc_interval, paired_auc_delta, paired_member_auc_delta
 from training.evaluation.evaluator import load_task_scores
 
 # The MovieLens demo's data note (the compression report is MovieLens-only); other datasets bring their own.
@@ -57,13 +57,15 @@ def _interval(result: dict[str, Any]) -> list[float] | None:
     return list(auc_interval(load_task_scores(path))) if path and Path(path).exists() else None
 
 
-def interval(summary: dict[str, Any], reference: str, candidate: str) -> DeltaInterval | None:
-    """Paired bootstrap interval of Δ% mean AUC of candidate vs reference, from their saved scores."""
+def interval(summary: dict[str, Any], reference: str, candidate: str, per_member: bool = False) -> DeltaInterval | None:
+    """Paired bootstrap interval of Δ% mean (global, or with `per_member` per-member) AUC of candidate vs
+    reference, from their saved scores."""
     models = summary["models"]
     paths = [models.get(n, {}).get("scores") for n in (reference, candidate)]
     if not all(p and Path(p).exists() for p in paths):
         return None
-    return paired_auc_delta(load_task_scores(paths[0]), load_task_scores(paths[1]))
+    delta = paired_member_auc_delta if per_member else paired_auc_delta
+    return delta(load_task_scores(paths[0]), load_task_scores(paths[1]))
 
 
 def verdict(found: DeltaInterval | None, threshold: float) -> str:
@@ -85,8 +87,12 @@ def goals(summary: dict[str, Any]) -> dict[str, str]:
     models = summary["models"]
     baselines = [n for n, m in models.items() if m.get("kind") == "baseline" and m.get("mean_auc") is not None]
     best = max(baselines, key=lambda n: models[n]["mean_auc"]) if baselines else None
+    members = [n for n in baselines if models[n].get("mean_member_auc") is not None]
+    best_member = max(members, key=lambda n: models[n]["mean_member_auc"]) if members else None
+    member_found = interval(summary, best_member, "teacher", per_member=True) if best_member else None
     return {
         f"teacher > best non-LLM baseline ({best})": verdict(interval(summary, best, "teacher") if best else None, 0),
+        f"teacher > best non-LLM baseline per member ({best_member})": verdict(member_found, 0),
         "KD student within -0.2% of the teacher": verdict(interval(summary, "teacher", "student-kd"), -0.2),
         "KD student > SFT student": verdict(interval(summary, "student-sft", "student-kd"), 0.0),
     }

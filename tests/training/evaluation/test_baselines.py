@@ -28,3 +28,45 @@ def test_bias_model_recovers_planted_biases() -> None:
     predicted = [model.score(str(u), str(i)) for u in range(40) for i in range(30)]
     assert np.corrcoef(predicted, rates.flatten())[0, 1] > 0.9
     assert model.score("99", "999") == pytest.approx(model.mu)
+
+
+def test_matrix_factorisation_recovers_a_planted_low_rank_structure_the_bias_model_cannot() -> None:
+    from training.evaluation.auc import mean_member_auc
+    from training.evaluation.matrix_factorisation import MatrixFactorisation, MatrixFactorisationConfig
+
+    rng = np.random.default_rng(1)
+    # Two member tastes x two item kinds: within a member, only the interaction term separates the items.
+    taste = rng.integers(0, 2, 60)
+    kind = rng.integers(0, 2, 50)
+    rates = np.where(taste[:, None] == kind[None, :], 0.85, 0.15)
+    seen = rng.random(rates.shape) < 0.5
+    train = [event(u, i, int(rng.random() < rates[u, i])) for u in range(60) for i in range(50) if seen[u, i]]
+    held = [(u, i) for u in range(60) for i in range(50) if not seen[u, i]]
+    members = [str(u) for u, _ in held]
+    truth = np.array([rates[u, i] > 0.5 for u, i in held])
+    mf = MatrixFactorisation(train, "t", MatrixFactorisationConfig(rank=2, reg=1.0))
+    bias = BiasBaseline(train, "t")
+    mf_auc = mean_member_auc(members, np.array([mf.score(str(u), str(i)) for u, i in held]), truth)
+    bias_auc = mean_member_auc(members, np.array([bias.score(str(u), str(i)) for u, i in held]), truth)
+    assert mf_auc > 0.95 and bias_auc < 0.7
+    assert mf.score("99", "999") == pytest.approx(mf.mu)
+
+
+def test_tuning_picks_the_setting_best_on_val_and_refuses_an_empty_val() -> None:
+    from training.evaluation.matrix_factorisation import tune_matrix_factorisation
+
+    rng = np.random.default_rng(2)
+    taste, kind = rng.integers(0, 2, 40), rng.integers(0, 2, 30)
+    label = taste[:, None] == kind[None, :]
+    cells = [(u, i) for u in range(40) for i in range(30)]
+    picks = rng.random(len(cells))
+    train = [event(u, i, int(label[u, i])) for (u, i), p in zip(cells, picks, strict=True) if p < 0.5]
+    val = [event(u, i, int(label[u, i])) for (u, i), p in zip(cells, picks, strict=True) if p >= 0.8]
+    config, tries = tune_matrix_factorisation(train, val, "t", ranks=(1, 4), regs=(0.5, 500.0))
+    assert len(tries) == 4
+    assert max(t["val_member_auc"] for t in tries) == next(
+        t["val_member_auc"] for t in tries if (t["rank"], t["reg"]) == (config.rank, config.reg)
+    )
+    assert config.reg == 0.5  # a penalty of 500 shrinks every factor to nothing
+    with pytest.raises(ValueError, match="val"):
+        tune_matrix_factorisation(train, [], "t")

@@ -90,3 +90,46 @@ def test_auc_interval_contains_the_auc_and_narrows_with_members() -> None:
     assert np.subtract(*auc_interval(large, num_resamples=200)[::-1]) < np.subtract(
         *auc_interval(small, num_resamples=200)[::-1]
     )
+
+
+def member_loop_reference(ref: dict[str, TaskScores], new: dict[str, TaskScores], num: int, seed: int) -> list[float]:
+    """Per-member AUC resampled plainly: draw members, average each drawn member's own AUC (one-class ones skipped)."""
+    members = sorted(set(np.concatenate([ts.member_ids for ts in ref.values()]).tolist()))
+    rng = np.random.default_rng(seed)
+
+    def member_mean(ts: TaskScores, picked: list[int]) -> float:
+        aucs = [roc_auc(ts.scores[ts.member_ids == m], ts.labels[ts.member_ids == m]) for m in picked]
+        return float(np.nanmean(aucs))
+
+    out = []
+    for _ in range(num):
+        picked = [members[i] for i in rng.integers(0, len(members), len(members))]
+        a = np.mean([member_mean(ref[t], picked) for t in sorted(ref)])
+        b = np.mean([member_mean(new[t], picked) for t in sorted(ref)])
+        out.append(100 * (b - a) / a)
+    return out
+
+
+def test_member_interval_matches_the_plain_loop() -> None:
+    from training.evaluation.auc import mean_member_auc
+    from training.evaluation.bootstrap import paired_member_auc_delta
+
+    rng = np.random.default_rng(5)
+    ref = {"like": task_scores(rng, 30, 1.0), "love": task_scores(rng, 30, 0.5)}
+    new = {t: with_scores(ts, ts.scores + rng.normal(scale=0.7, size=ts.scores.size)) for t, ts in ref.items()}
+    got = paired_member_auc_delta(ref, new, num_resamples=40, seed=2)
+    want = np.quantile(member_loop_reference(ref, new, 40, seed=2), [0.025, 0.975])
+    assert (got.low_pct, got.high_pct) == pytest.approx(tuple(want), abs=1e-9)
+    means = [np.mean([mean_member_auc(list(s[t].member_ids), s[t].scores, s[t].labels) for t in s]) for s in (ref, new)]
+    assert got.delta_pct == pytest.approx(100 * (means[1] / means[0] - 1))
+    assert got.low_pct <= got.delta_pct <= got.high_pct
+
+
+def test_member_interval_excludes_zero_for_a_much_better_ranker() -> None:
+    from training.evaluation.bootstrap import paired_member_auc_delta
+
+    rng = np.random.default_rng(6)
+    ref = {"like": task_scores(rng, 200, 0.2)}
+    better = {"like": with_scores(ref["like"], ref["like"].scores + 2.0 * ref["like"].labels)}
+    got = paired_member_auc_delta(ref, better, num_resamples=200)
+    assert got.delta_pct > 0 and got.excludes_zero()

@@ -30,7 +30,7 @@ def summary(tmp_path: Path, is_plumbing_check: bool = False) -> dict:
         ("student-kd", 1.5, 2, "model"),  # the teacher's own scores: Δ = 0 with a zero-width interval
         ("student-sft", 0.3, 3, "model"),
     ):
-        models[name] = {"kind": kind, "mean_auc": signal, "tasks": {"t": {"auc": signal}}, "scores": ""}
+        models[name] = {"kind": kind, "mean_auc": signal, "mean_member_auc": signal, "tasks": {"t": {"auc": signal}}}
         models[name]["scores"] = scores(tmp_path, name, signal, seed)
     return {"config": "x", "metric": "m", "models": models, "is_plumbing_check": is_plumbing_check}
 
@@ -38,6 +38,7 @@ def summary(tmp_path: Path, is_plumbing_check: bool = False) -> dict:
 def test_goals_use_intervals(tmp_path: Path) -> None:
     got = goals(summary(tmp_path))
     assert got["teacher > best non-LLM baseline (popularity)"].startswith("yes (")
+    assert got["teacher > best non-LLM baseline per member (popularity)"].startswith("yes (")
     assert got["KD student within -0.2% of the teacher"].startswith("yes (Δ +0.00%")
     assert got["KD student > SFT student"].startswith("yes (")
     row = next(line for line in markdown(summary(tmp_path), {}, ["t"]).splitlines() if line.startswith("| teacher"))

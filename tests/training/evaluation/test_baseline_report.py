@@ -1,0 +1,45 @@
+"""The baseline report: the strongest baseline is picked by per-member AUC and every other row is paired with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.evaluation.baseline_report import baseline_report, strongest_baseline
+from training.evaluation.evaluator import TaskScores, save_task_scores, summarise
+
+
+def row(tmp_path: Path, name: str, kind: str, signal: float) -> dict:
+    rng = np.random.default_rng(0)
+    members = np.repeat(np.arange(200), 6).astype(str)
+    labels = rng.random(members.size) < 0.4
+    noise = np.random.default_rng(len(name)).normal(size=members.size)
+    per_task = {"t": TaskScores(members, np.arange(members.size).astype(str), signal * labels + noise, labels)}
+    path = tmp_path / f"{name}.npz"
+    save_task_scores(per_task, path)
+    return {**summarise(per_task), "kind": kind, "scores": str(path)}
+
+
+def test_rows_are_paired_with_the_strongest_baseline(tmp_path: Path) -> None:
+    models = {
+        "weak": row(tmp_path, "weak", "baseline", 0.1),
+        "strong": row(tmp_path, "strong", "baseline", 1.0),
+        "model": row(tmp_path, "model", "model", 3.0),
+        "broken": {"kind": "model", "error": "OSError: gone"},
+    }
+    table = {"split": "test", "data": "d", "tasks": ["t"], "models": models}
+    assert strongest_baseline(models) == "strong"
+    text = baseline_report(table, "slmrank evaluate …", num_resamples=100)
+    lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert "reference" in lines["| strong"] and "broken" not in text
+    member_delta = lines["| model"].rstrip(" |").split(" | ")[-1]
+    low = float(member_delta.split("[")[1].split(",")[0])
+    assert low > 0  # a much better ranker: the whole interval is above the reference
+    assert float(lines["| weak"].rstrip(" |").split(" | ")[-1].split("[")[1].split(",")[1].rstrip("]")) < 0
+
+
+def test_a_table_without_baselines_is_refused() -> None:
+    with pytest.raises(ValueError, match="baseline"):
+        strongest_baseline({"m": {"kind": "model", "mean_member_auc": 0.6}})

@@ -1,0 +1,76 @@
+"""Every row of an evaluation table against the strongest non-LLM baseline, with paired bootstrap intervals.
+
+"Strongest" is the baseline with the highest mean-over-tasks per-member AUC (the figure that matters for ranking
+one member's candidates); each other row gets Δ% of mean global AUC and of mean per-member AUC against it, each
+with a 95% paired interval over members (training/evaluation/bootstrap.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.evaluation.bootstrap import DeltaInterval, paired_auc_delta, paired_member_auc_delta
+from training.evaluation.evaluator import load_task_scores
+
+
+def strongest_baseline(models: dict[str, Any]) -> str:
+    """The baseline row with the highest mean per-member AUC."""
+    baselines = {n: m for n, m in models.items() if m.get("kind") == "baseline" and m.get("mean_member_auc")}
+    if not baselines:
+        raise ValueError("the table has no baseline row with a per-member AUC")
+    return max(baselines, key=lambda n: baselines[n]["mean_member_auc"])
+
+
+def baseline_report(table: dict[str, Any], command: str, num_resamples: int = 1000) -> str:
+    """Markdown: per row and task global AUC, per-member AUC, NDCG@10; Δ% vs the strongest baseline with intervals."""
+    models = {n: m for n, m in table["models"].items() if "error" not in m}
+    tasks = table["tasks"]
+    best = strongest_baseline(models)
+    reference = load_task_scores(models[best]["scores"])
+    head = ["model"] + [f"{t} {k}" for t in tasks for k in ("AUC", "member AUC", "NDCG@10")]
+    head += ["mean AUC", "mean member AUC", f"Δ% AUC vs {best} [95%]", f"Δ% member AUC vs {best} [95%]"]
+    lines = [
+        f"Period: `{table['split']}` of `{table['data']}`; command: `{command}`",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for name, m in models.items():
+        cells = [name] + [_cell(m["tasks"][t][k]) for t in tasks for k in ("auc", "member_auc", "ndcg@10")]
+        cells += [_cell(m["mean_auc"]), _cell(m["mean_member_auc"])]
+        if name == best:
+            cells += ["reference", "reference"]
+        else:
+            scores = load_task_scores(m["scores"])
+            cells.append(_delta(paired_auc_delta(reference, scores, num_resamples)))
+            cells.append(_delta(paired_member_auc_delta(reference, scores, num_resamples)))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", _history_lines(table), ""]
+    return "\n".join(lines)
+
+
+def write_baseline_report(table: dict[str, Any], command: str, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(baseline_report(table, command))
+    return path
+
+
+def _history_lines(table: dict[str, Any]) -> str:
+    shown = table.get("history_shown", {})
+    return "\n".join(
+        f"History shown by `{n}`'s prompts: median {h['median_shown']} items (min {h['min_shown']}, max "
+        f"{h['max_shown']}) of a median {h['median_available']} available, in a {h['max_prefix_len']}-token prefix, "
+        f"over {h['num_members']} members."
+        for n, h in shown.items()
+    )
+
+
+def _delta(found: DeltaInterval) -> str:
+    return f"{found.delta_pct:+.2f} [{found.low_pct:+.2f}, {found.high_pct:+.2f}]"
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None or np.isnan(value) else f"{value:.4f}"
