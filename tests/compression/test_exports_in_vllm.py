@@ -89,7 +89,9 @@ def served(model_dir: Path, batch: ScoreBatch, dtype: str, work: Path) -> tuple[
 
 @pytest.mark.parametrize(
     ("scheme", "dtype", "tolerance"),
-    [("fp8_dynamic", "float32", 1e-4), ("w8a8_int8", "float32", 0.05), ("w4a16", "bfloat16", 0.1)],
+    # INT8 in bf16: vLLM CPU's CPUInt8ScaledMMLinearKernel refuses float32 activations on this machine kind
+    # ("int8_scaled_mm_with_quant: expect A to be bfloat16 or half"), a server error on the first request.
+    [("fp8_dynamic", "float32", 1e-4), ("w8a8_int8", "bfloat16", 0.05), ("w4a16", "bfloat16", 0.1)],
 )
 def test_vllm_serves_the_pruned_quantized_export(pruned: Path, tmp_path: Path, scheme, dtype, tolerance) -> None:
     out = tmp_path / scheme
