@@ -8,7 +8,7 @@ which is far tighter than the two models' separate intervals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,18 +38,10 @@ def paired_auc_delta(
     seed: int = 0,
 ) -> DeltaInterval:
     """Δ% = 100·(AUC_candidate − AUC_reference)/AUC_reference of the mean over tasks, and its bootstrap interval."""
-    tasks = sorted(reference)
-    if sorted(candidate) != tasks:
-        raise ValueError(f"tasks differ: {sorted(candidate)} vs {tasks}")
-    for t in tasks:
-        _check_aligned(t, reference[t], candidate[t])
-    members = np.unique(np.concatenate([reference[t].member_ids for t in tasks]))
-    rows = {t: _rows_by_member(reference[t].member_ids, members) for t in tasks}
+    tasks, members, rows = _paired_rows(reference, candidate)
     rng = np.random.default_rng(seed)
     deltas = np.empty(num_resamples)
-    for i in range(num_resamples):
-        picked = rng.integers(0, members.size, members.size)
-        index = {t: np.concatenate([rows[t][m] for m in picked]) for t in tasks}
+    for i, index in enumerate(_resampled_rows(rows, members.size, num_resamples, rng)):
         deltas[i] = _delta_pct(reference, candidate, index)
     alpha = (1 - confidence) / 2
     full = {t: np.arange(reference[t].labels.size) for t in tasks}
@@ -63,6 +55,28 @@ def _delta_pct(
     ref = np.mean([roc_auc(reference[t].scores[i], reference[t].labels[i]) for t, i in index.items()])
     new = np.mean([roc_auc(candidate[t].scores[i], candidate[t].labels[i]) for t, i in index.items()])
     return float(100 * (new - ref) / ref)
+
+
+def _paired_rows(
+    reference: Mapping[str, TaskScores], candidate: Mapping[str, TaskScores]
+) -> tuple[list[str], np.ndarray, dict[str, list[np.ndarray]]]:
+    """Tasks, members and each task's rows per member, after checking both sides scored the same candidates."""
+    tasks = sorted(reference)
+    if sorted(candidate) != tasks:
+        raise ValueError(f"tasks differ: {sorted(candidate)} vs {tasks}")
+    for t in tasks:
+        _check_aligned(t, reference[t], candidate[t])
+    members = np.unique(np.concatenate([reference[t].member_ids for t in tasks]))
+    return tasks, members, {t: _rows_by_member(reference[t].member_ids, members) for t in tasks}
+
+
+def _resampled_rows(
+    rows: Mapping[str, list[np.ndarray]], num_members: int, num_resamples: int, rng: np.random.Generator
+) -> Iterator[dict[str, np.ndarray]]:
+    """Each resample's row indices per task: members drawn with replacement, all their candidates kept."""
+    for _ in range(num_resamples):
+        picked = rng.integers(0, num_members, num_members)
+        yield {t: np.concatenate([member_rows[m] for m in picked]) for t, member_rows in rows.items()}
 
 
 def _rows_by_member(member_ids: np.ndarray, members: np.ndarray) -> list[np.ndarray]:
@@ -95,9 +109,7 @@ def auc_interval(
     rows = {t: _rows_by_member(per_task[t].member_ids, members) for t in tasks}
     rng = np.random.default_rng(seed)
     values = np.empty(num_resamples)
-    for i in range(num_resamples):
-        picked = rng.integers(0, members.size, members.size)
-        index = {t: np.concatenate([rows[t][m] for m in picked]) for t in tasks}
+    for i, index in enumerate(_resampled_rows(rows, members.size, num_resamples, rng)):
         values[i] = np.mean([roc_auc(per_task[t].scores[ix], per_task[t].labels[ix]) for t, ix in index.items()])
     alpha = (1 - confidence) / 2
     low, high = np.nanquantile(values, [alpha, 1 - alpha])
@@ -116,13 +128,7 @@ def paired_member_auc_delta(
     A member's AUC does not change when members are resampled, so each is computed once and a resample is a
     weighted mean of them: the same members (with multiplicity) for both models.
     """
-    tasks = sorted(reference)
-    if sorted(candidate) != tasks:
-        raise ValueError(f"tasks differ: {sorted(candidate)} vs {tasks}")
-    for t in tasks:
-        _check_aligned(t, reference[t], candidate[t])
-    members = np.unique(np.concatenate([reference[t].member_ids for t in tasks]))
-    rows = {t: _rows_by_member(reference[t].member_ids, members) for t in tasks}
+    tasks, members, rows = _paired_rows(reference, candidate)
     ref = np.stack([_member_aucs(reference[t], rows[t]) for t in tasks])  # (tasks, members), NaN: one class only
     new = np.stack([_member_aucs(candidate[t], rows[t]) for t in tasks])
     has_both = ~np.isnan(ref)
