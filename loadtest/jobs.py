@@ -54,7 +54,8 @@ async def run_grid(args: argparse.Namespace) -> tuple[Report, bool]:
         _run_config(
             args, "check", args.rate, _workload(args, CHECK_TASK, k, ctx, p, DEFAULT_CHARS_PER_TOKEN, namespace)
         )
-    task = await asyncio.to_thread(task_for, args)
+    picked = await asyncio.to_thread(task_for, args)
+    task = picked.task
     async with await _session(args, report) as session:
         cpt = await _chars_per_token(session, args, task, namespace, report)
         for ctx in args.context_tokens:
@@ -63,7 +64,9 @@ async def run_grid(args: argparse.Namespace) -> tuple[Report, bool]:
                     if session.is_stopped:
                         break
                     label = f"k={k} {'hot' if p > 0 else 'cold'} ctx={ctx}" + _cap_label(args)
-                    workload = _workload(args, task, k, ctx, p, cpt, f"{namespace}-{len(report.runs)}")
+                    workload = _workload(
+                        args, task, k, ctx, p, cpt, f"{namespace}-{len(report.runs)}", picked.label_rates
+                    )
                     summary = await session.run(_run_config(args, label, args.rate, workload), args.slo_ms)
                     report.runs.append(_with_latencies(summary))
                     _print_line(summary)
@@ -83,7 +86,8 @@ async def run_sweep(args: argparse.Namespace) -> tuple[Report, bool]:
         args.refine,
         not args.no_stop_on_fail,
     )
-    task = await asyncio.to_thread(task_for, args)
+    picked = await asyncio.to_thread(task_for, args)
+    task = picked.task
     for rate in config.rates:  # refuse bad options before sending any ranking request
         check = _workload(
             args, task, args.k, args.context_tokens, args.repeat_fraction, DEFAULT_CHARS_PER_TOKEN, namespace
@@ -95,7 +99,14 @@ async def run_sweep(args: argparse.Namespace) -> tuple[Report, bool]:
 
         async def at_rate(rate: float) -> RunSummary:
             workload = _workload(
-                args, task, args.k, args.context_tokens, args.repeat_fraction, cpt, f"{namespace}-r{rate:g}"
+                args,
+                task,
+                args.k,
+                args.context_tokens,
+                args.repeat_fraction,
+                cpt,
+                f"{namespace}-r{rate:g}",
+                picked.label_rates,
             )
             label = f"{rate:g}/s k={args.k} {members} ctx={args.context_tokens}" + _cap_label(args)
             summary = await session.run(_run_config(args, label, rate, workload), args.slo_ms)
@@ -146,9 +157,17 @@ async def _wait_ready(session: LoadSession, args: argparse.Namespace) -> None:
 
 
 def _workload(
-    args: argparse.Namespace, task: Task, k: int, ctx: int, p: float, cpt: float, namespace: str
+    args: argparse.Namespace,
+    task: Task,
+    k: int,
+    ctx: int,
+    p: float,
+    cpt: float,
+    namespace: str,
+    label_rates: bool = False,
 ) -> WorkloadConfig:
     return WorkloadConfig(
+        label_rates=label_rates,
         k=k,
         context_tokens=ctx,
         repeat_fraction=p,

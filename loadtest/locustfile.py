@@ -45,6 +45,7 @@ class RankUser(HttpUser):
         card = card_from_models_list(self.client.get(MODELS_PATH).json(), None)  # the task texts come from the card
         config = WorkloadConfig(
             task=card.task(opts.lt_task or card.default_task),
+            label_rates=card.prompt.label_rates,
             k=opts.lt_k,
             context_tokens=opts.lt_context_tokens,
             repeat_fraction=opts.lt_repeat_fraction,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,15 @@ def fetch_gateway_card(
         time.sleep(1.0)
 
 
-def task_for(args: argparse.Namespace) -> Task:
+@dataclass(frozen=True)
+class CardTask:
+    """The task to load-test and whether the model shows label rates (engine-direct prompts render them)."""
+
+    task: Task
+    label_rates: bool
+
+
+def task_for(args: argparse.Namespace) -> CardTask:
     """The task to load-test: --task of the card from --model DIR, else from the gateway at --url."""
     if args.model is not None:
         card = ModelCard.load(Path(args.model))
@@ -65,6 +74,6 @@ def task_for(args: argparse.Namespace) -> Task:
     else:
         raise ValueError(f"--target {args.target} has no model card endpoint: give --model DIR (the checkpoint)")
     try:
-        return card.task(args.task or card.default_task)
+        return CardTask(card.task(args.task or card.default_task), card.prompt.label_rates)
     except KeyError as exc:
         raise ValueError(str(exc.args[0])) from None

@@ -9,6 +9,7 @@ caching in the engine behaves the same way.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,11 +34,22 @@ def history_line_text(line: HistoryLine) -> str:
     return prompt_template.history_line(line.action, line.item) + "\n"
 
 
-def prefix_text(profile: str | dict[str, Any] | None, history: Sequence[HistoryLine], task: Task) -> str:
-    """Instruction, profile and history, oldest first: the part shared by all k candidates."""
-    return prompt_template.prefix_text(task.instruction, profile, [(h.action, h.item) for h in history])
+def prefix_text(
+    profile: str | dict[str, Any] | None,
+    history: Sequence[HistoryLine],
+    task: Task,
+    member_rate: float | None = None,
+) -> str:
+    """Instruction, profile (and rate, for models that show rates) and history: the part all k share."""
+    lines = [(h.action, h.item) for h in history]
+    return prompt_template.prefix_text(task.instruction, profile, lines, member_rate)
 
 
-def suffix_text(candidate_text: str, task: Task) -> str:
-    """The candidate and the question; the label token comes right after `Answer:`."""
-    return prompt_template.suffix_text(candidate_text, task.question)
+def suffix_text(candidate_text: str, task: Task, item_rate: float | None = None) -> str:
+    """The candidate (and its rate) and the question; the label token comes right after `Answer:`."""
+    return prompt_template.suffix_text(candidate_text, task.question, item_rate)
+
+
+def pseudo_rate(key: str) -> float:
+    """A label rate in [0, 1] that is the same every time for `key`: load tests need a value, not a true one."""
+    return (zlib.crc32(key.encode()) % 101) / 100

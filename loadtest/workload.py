@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtest.movielens import MovieLens
-from loadtest.prompt_text import EMPTY_HISTORY, HistoryLine, history_line_text, prefix_text, suffix_text
+from loadtest.prompt_text import (
+    EMPTY_HISTORY,
+    HistoryLine,
+    history_line_text,
+    prefix_text,
+    pseudo_rate,
+    suffix_text,
+)
 from ranking.tasks import Task
 
 DAY_S = 86_400
@@ -25,10 +32,12 @@ MAX_K = 1024
 class WorkloadConfig:
     """Shape of the requests: k candidates each, about `context_tokens` of prompt, repeat members with p.
 
-    `task` comes from the served model's card (`--model DIR` or the gateway's GET /v1/models).
+    `task` comes from the served model's card (`--model DIR` or the gateway's GET /v1/models), and so does
+    `label_rates` (the card's prompt.label_rates): whether engine-direct prompt texts show rates.
     """
 
     task: Task
+    label_rates: bool = False
     k: int = 8
     context_tokens: int = 1024
     repeat_fraction: float = 0.0
@@ -67,6 +76,7 @@ class WorkItem:
     is_repeat: bool
     task: Task
     score_type: str
+    label_rates: bool = False
 
     def rank_body(self) -> dict[str, Any]:
         """The JSON body of the gateway's `POST /rank`."""
@@ -77,8 +87,13 @@ class WorkItem:
                 "history": [
                     {"item": h.item, "action": h.action, "timestamp": h.timestamp} for h in self.member.history
                 ],
+                # Always sent: models whose card shows label rates need them, the others ignore them.
+                "label_rates": {self.task.name: pseudo_rate(self.member.id)},
             },
-            "candidates": [{"id": cid, "text": text} for cid, text in self.candidates],
+            "candidates": [
+                {"id": cid, "text": text, "label_rates": {self.task.name: pseudo_rate(cid)}}
+                for cid, text in self.candidates
+            ],
             "task": self.task.name,
             "top_n": len(self.candidates),
             "score_type": self.score_type,
@@ -86,8 +101,11 @@ class WorkItem:
 
     def prompt_texts(self) -> list[str]:
         """The k full prompts as text (shared member prefix + candidate suffix), for engine-direct targets."""
-        prefix = prefix_text(self.member.profile, self.member.history, self.task)
-        return [prefix + suffix_text(text, self.task) for _, text in self.candidates]
+        if not self.label_rates:
+            prefix = prefix_text(self.member.profile, self.member.history, self.task)
+            return [prefix + suffix_text(text, self.task) for _, text in self.candidates]
+        prefix = prefix_text(self.member.profile, self.member.history, self.task, pseudo_rate(self.member.id))
+        return [prefix + suffix_text(text, self.task, pseudo_rate(cid)) for cid, text in self.candidates]
 
 
 class Workload:
@@ -110,7 +128,8 @@ class Workload:
         """A repeat member with probability `repeat_fraction` (once any was sent), else a new one."""
         is_repeat = bool(self._sent) and self._rng.random() < self.config.repeat_fraction
         member = self._rng.choice(self._sent) if is_repeat else self._new_member()
-        return WorkItem(member, self._candidates(member), is_repeat, self.config.task, self.config.score_type)
+        cfg = self.config
+        return WorkItem(member, self._candidates(member), is_repeat, cfg.task, cfg.score_type, cfg.label_rates)
 
     def _new_member(self) -> MemberRecord:
         # Past the last MovieLens member the ids come round again as a new cohort with a different profile,

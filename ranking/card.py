@@ -140,7 +140,7 @@ def parse_prompt(raw: Any) -> PromptConfig:
     if unknown:
         raise CardError(f"prompt: unknown field(s) {sorted(unknown)}; known: {sorted(fields)}")
     for key, value in raw.items():
-        expected = bool if key == "add_bos" else int
+        expected = bool if key in ("add_bos", "label_rates") else int
         if type(value) is not expected:
             raise CardError(f"prompt.{key}: {value!r} must be {expected.__name__}")
     try:
@@ -152,11 +152,11 @@ def parse_prompt(raw: Any) -> PromptConfig:
 def parse_input(raw: Any) -> InputContract:
     """The input contract: three descriptions and an optional example request."""
     if not isinstance(raw, Mapping):
-        raise CardError("input: must be an object {item, action, profile, example}")
-    unknown = set(raw) - {"item", "action", "profile", "example"}
+        raise CardError("input: must be an object {item, action, profile, label_rates, example}")
+    unknown = set(raw) - {"item", "action", "profile", "label_rates", "example"}
     if unknown:
         raise CardError(f"input: unknown field(s) {sorted(unknown)}")
-    texts = {k: _string(raw, k, "input") for k in ("item", "action", "profile") if k in raw}
+    texts = {k: _string(raw, k, "input") for k in ("item", "action", "profile", "label_rates") if k in raw}
     example = raw.get("example")
     if example is not None and not isinstance(example, Mapping):
         raise CardError("input.example: must be a /rank request object")

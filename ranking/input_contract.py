@@ -21,9 +21,13 @@ class InputContract:
     action: str = UNSPECIFIED
     profile: str = UNSPECIFIED
     example: dict[str, Any] | None = field(default=None, compare=False)
+    # How to compute `label_rates`, for models whose prompt config shows them (None: the model does not).
+    label_rates: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"item": self.item, "action": self.action, "profile": self.profile}
+        if self.label_rates is not None:
+            out["label_rates"] = self.label_rates
         if self.example is not None:
             out["example"] = self.example
         return out

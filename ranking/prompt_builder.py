@@ -8,7 +8,7 @@ learns on is, token for token, what it is served.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -34,6 +34,8 @@ class PromptConfig:
     max_item_len: int = 48
     max_candidate_len: int = 64
     add_bos: bool = True
+    # Show the member's and each candidate's positive rate for the task (Member/Candidate.label_rates).
+    label_rates: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_prefix_len", "max_profile_len", "max_item_len", "max_candidate_len"):
@@ -82,7 +84,7 @@ class PromptBuilder:
         """The member prefix once and one suffix per candidate, as token ids."""
         prefix_ids, num_shown = self.member_prefix(member, task)
         suffixes = tuple(
-            tuple(self.candidate_suffix(c.text if isinstance(c, Candidate) else c, task)) for c in candidates
+            tuple(self.candidate_suffix(c if isinstance(c, Candidate) else Candidate(c, c), task)) for c in candidates
         )
         return RankPrompt(tuple(prefix_ids), suffixes, num_shown)
 
@@ -92,6 +94,8 @@ class PromptBuilder:
         head = [self.tokenizer.bos_token_id] if cfg.add_bos and self.tokenizer.bos_token_id is not None else []
         head += self._encode_fixed(tpl.instruction_line(task.instruction))
         head += self._encode(tpl.profile_line(member.profile))[: cfg.max_profile_len]
+        if cfg.label_rates:
+            head += self._encode(tpl.member_rate_line(task_rate(member.label_rates, task, "member")))
         head += self._encode_fixed(tpl.HISTORY_HEADER)
         lines = [self._history_line(h) for h in ordered_history(member.history)]
         budget = cfg.max_prefix_len - len(head)
@@ -109,9 +113,11 @@ class PromptBuilder:
         body = [tok for line in reversed(kept) for tok in line]
         return head + body, len(kept)
 
-    def candidate_suffix(self, text: str, task: Task) -> list[int]:
-        """`Candidate: <text>` under its budget, then the question; the label token is predicted next."""
-        ids = self._encode(tpl.candidate_line(text))[: self.config.max_candidate_len]
+    def candidate_suffix(self, candidate: Candidate, task: Task) -> list[int]:
+        """`Candidate: <text>` under its budget, its rate if the model shows rates, then the question."""
+        ids = self._encode(tpl.candidate_line(candidate.text))[: self.config.max_candidate_len]
+        if self.config.label_rates:
+            ids += self._encode(tpl.item_rate_line(task_rate(candidate.label_rates, task, f"candidate {candidate.id}")))
         return ids + self._encode_fixed(tpl.question_line(task.question))
 
     def _history_line(self, interaction: Interaction) -> list[int]:
@@ -125,3 +131,10 @@ class PromptBuilder:
         if text not in self._fixed:
             self._fixed[text] = self._encode(text)
         return self._fixed[text]
+
+
+def task_rate(rates: Mapping[str, float] | None, task: Task, whose: str) -> float:
+    """The rate for `task`; ValueError names whose rate is missing (the service checks this before scoring)."""
+    if rates is None or task.name not in rates:
+        raise ValueError(f"this model shows label rates: the {whose} needs label_rates[{task.name!r}]")
+    return rates[task.name]

@@ -15,6 +15,11 @@ EMPTY_HISTORY = "(none)\n"
 CANDIDATE_PREFIX = "Candidate: "
 ANSWER_CUE = " Answer:"
 UNKNOWN_PROFILE = "unknown"
+MEMBER_RATE_PREFIX = "\nMember's positive rate: "
+ITEM_RATE_PREFIX = "\nPositive rate among members: "
+# Rates are shown in steps of this many percent: a handful of tokens a small model learns to compare (BinLLM's
+# finding: collaborative signal reaches an LLM best as short discrete text).
+RATE_STEP_PERCENT = 5
 
 
 def render_profile(profile: str | dict[str, Any] | None) -> str:
@@ -47,16 +52,50 @@ def candidate_line(text: str) -> str:
     return CANDIDATE_PREFIX + text.strip()
 
 
+def rate_text(rate: float) -> str:
+    """A rate in [0, 1] as whole percent in RATE_STEP_PERCENT steps: 0.723 -> `70%`."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"a label rate must lie in [0, 1], got {rate!r}")
+    step = RATE_STEP_PERCENT
+    return f"{round(rate * 100 / step) * step}%"
+
+
+def shown_rates() -> list[float]:
+    """One rate per value `rate_text` can show: 0%, 5%, ..., 100%."""
+    step = RATE_STEP_PERCENT
+    return [p / 100 for p in range(0, 101, step)]
+
+
+def member_rate_line(rate: float) -> str:
+    """The member's own past positive rate for the task, after the profile."""
+    return MEMBER_RATE_PREFIX + rate_text(rate)
+
+
+def item_rate_line(rate: float) -> str:
+    """The candidate's positive rate among other members for the task, after the candidate line."""
+    return ITEM_RATE_PREFIX + rate_text(rate)
+
+
 def question_line(question: str) -> str:
     return f"\n{question}{ANSWER_CUE}"
 
 
-def prefix_text(instruction: str, profile: str | dict[str, Any] | None, history: Sequence[tuple[str, str]]) -> str:
-    """The whole member prefix as text, history as (action, item) oldest first, without token budgets."""
+def prefix_text(
+    instruction: str,
+    profile: str | dict[str, Any] | None,
+    history: Sequence[tuple[str, str]],
+    member_rate: float | None = None,
+) -> str:
+    """The whole member prefix as text, history as (action, item) oldest first, without token budgets.
+
+    `member_rate` only for models that show label rates (PromptConfig.label_rates).
+    """
     body = "".join(history_line(action, item) + "\n" for action, item in history) or EMPTY_HISTORY
-    return instruction_line(instruction) + profile_line(profile) + HISTORY_HEADER + body
+    rate = member_rate_line(member_rate) if member_rate is not None else ""
+    return instruction_line(instruction) + profile_line(profile) + rate + HISTORY_HEADER + body
 
 
-def suffix_text(candidate_text: str, question: str) -> str:
-    """The candidate and the question, as text; the label token comes right after `Answer:`."""
-    return candidate_line(candidate_text) + question_line(question)
+def suffix_text(candidate_text: str, question: str, item_rate: float | None = None) -> str:
+    """The candidate (with its rate, for models that show rates) and the question; the label comes next."""
+    rate = item_rate_line(item_rate) if item_rate is not None else ""
+    return candidate_line(candidate_text) + rate + question_line(question)

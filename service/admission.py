@@ -17,13 +17,20 @@ NOT_BLANK_PATTERN = f"[^{_BLANK}]"
 _NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 
 
-def check_rank_request(req: RankRequest, settings: Settings, tasks: Iterable[str], default_task: str) -> None:
-    """Raise RequestRejectedError (422) naming every broken field and its limit."""
+def check_rank_request(
+    req: RankRequest, settings: Settings, tasks: Iterable[str], default_task: str, label_rates: bool = False
+) -> None:
+    """Raise RequestRejectedError (422) naming every broken field and its limit.
+
+    `label_rates`: the model's card shows rates, so the member and every candidate need one for the task.
+    """
     problems = _candidate_problems(req, settings) + _member_problems(req, settings)
     task = req.task if req.task is not None else default_task  # "" names no task: refused, not defaulted
     known = list(tasks)
     if task not in known:
         problems.append(ErrorDetail(field="task", message=f"unknown task; known tasks: {', '.join(known)}"))
+    elif label_rates:
+        problems += _label_rate_problems(req, task)
     if problems:
         raise RequestRejectedError(422, "invalid_request", "request exceeds a limit or is inconsistent", problems)
 
@@ -74,3 +81,15 @@ def _member_problems(req: RankRequest, settings: Settings) -> list[ErrorDetail]:
         problems += _too_long(f"member.history[{i}].item", item.item, settings.max_item_chars)
         problems += _too_long(f"member.history[{i}].action", item.action, settings.max_item_chars)
     return problems
+
+
+def _label_rate_problems(req: RankRequest, task: str) -> list[ErrorDetail]:
+    """Each missing `label_rates[task]` of the member and the candidates, named (the model's card needs them)."""
+    message = f"this model's card has prompt.label_rates: a rate in [0, 1] for task {task!r} is required"
+    owners = [("member", req.member.label_rates)]
+    owners += [(f"candidates[{i}]", c.label_rates) for i, c in enumerate(req.candidates)]
+    return [
+        ErrorDetail(field=f"{where}.label_rates.{task}", message=message)
+        for where, rates in owners
+        if rates is None or task not in rates
+    ]

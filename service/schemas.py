@@ -22,6 +22,17 @@ JsonInt = Annotated[int, Field(strict=False), BeforeValidator(_not_bool_or_text)
 PositiveJsonInt = Annotated[int, Field(strict=False, ge=1), BeforeValidator(_not_bool_or_text)]
 
 
+def _number_not_bool_or_text(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number, not a boolean or a string")
+    return value
+
+
+# Task name -> a JSON number in [0, 1] (0 and 1 as integers too).
+Rate = Annotated[float, Field(strict=False, ge=0.0, le=1.0), BeforeValidator(_number_not_bool_or_text)]
+LabelRates = dict[str, Rate]
+
+
 class InteractionIn(BaseModel):
     """One past interaction of the member with an item."""
 
@@ -44,6 +55,11 @@ class MemberIn(BaseModel):
     history: list[InteractionIn] = Field(
         default_factory=list, description="Past interactions, any order; the most recent that fit are shown."
     )
+    label_rates: LabelRates | None = Field(
+        None,
+        description="Task -> the member's past positive rate in [0, 1]; required by models whose card has "
+        "prompt.label_rates (docs/data.md says how to compute it).",
+    )
 
 
 class CandidateIn(BaseModel):
@@ -54,6 +70,11 @@ class CandidateIn(BaseModel):
     id: str = Field(..., min_length=1, description="Unique within the request.")
     text: str = Field(..., min_length=1, description="Item text shown to the model.")
     metadata: Metadata | None = Field(None, description="Opaque; returned unchanged with the ranked item.")
+    label_rates: LabelRates | None = Field(
+        None,
+        description="Task -> the item's positive rate among members in [0, 1]; required by models whose card "
+        "has prompt.label_rates.",
+    )
 
 
 class RankRequest(BaseModel):

@@ -24,8 +24,12 @@ class TokenizerConfig:
     min_frequency: int = 2
 
 
-def corpus(split: ChronologicalSplit) -> Iterator[str]:
-    """Everything a prompt can contain: item texts, train-period history lines and profiles, task text."""
+def corpus(split: ChronologicalSplit, label_rates: bool = False) -> Iterator[str]:
+    """Everything a prompt can contain: item texts, train-period history lines and profiles, task text.
+
+    With `label_rates`, every rate line, often enough that each shown rate (` 70%`) becomes one token: a small
+    model compares one token per rate far sooner than two digits and a sign (measured on the demo).
+    """
     data = split.data
     for item in data.items.values():
         yield tpl.candidate_line(item.text)
@@ -41,9 +45,12 @@ def corpus(split: ChronologicalSplit) -> Iterator[str]:
             head = tpl.instruction_line(task.instruction) + tpl.HISTORY_HEADER.lstrip("\n") + tpl.EMPTY_HISTORY
             text = head + tpl.question_line(task.question).lstrip("\n") + label + "\n"
             yield from (text for _ in range(LABEL_REPEATS))
+    if label_rates:
+        lines = [tpl.member_rate_line(r) + tpl.item_rate_line(r) for r in tpl.shown_rates()]
+        yield from (line for _ in range(LABEL_REPEATS // 4) for line in lines)
 
 
-def train_tokenizer(split: ChronologicalSplit, config: TokenizerConfig, out_dir: str | Path):
+def train_tokenizer(split: ChronologicalSplit, config: TokenizerConfig, out_dir: str | Path, label_rates: bool = False):
     """Train, check the label tokens are single tokens, save_pretrained to out_dir; returns the HF tokenizer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -58,7 +65,7 @@ def train_tokenizer(split: ChronologicalSplit, config: TokenizerConfig, out_dir:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(corpus(split), trainer=trainer)
+    tok.train_from_iterator(corpus(split, label_rates), trainer=trainer)
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD)
     ensure_single_token_labels(hf, split.data.spec.tasks)
     hf.save_pretrained(str(out_dir))

@@ -34,7 +34,7 @@ def test_rank_round_trip(movielens: MovieLens) -> None:
     assert seen["path"] == "/rank"
     body = seen["body"]
     assert body["task"] == "like" and body["top_n"] == 5 and len(body["candidates"]) == 5
-    assert set(body["member"]) == {"id", "profile", "history"}
+    assert set(body["member"]) == {"id", "profile", "history", "label_rates"}
     assert all(set(h) == {"item", "action", "timestamp"} for h in body["member"]["history"])
 
 

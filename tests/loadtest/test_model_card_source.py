@@ -33,8 +33,8 @@ def test_first_or_named_model_of_the_listing() -> None:
 
 
 def test_task_from_a_checkpoint_directory() -> None:
-    assert task_for(args(model=str(MODELS_DIR))) == DEMO_CARD.task(DEMO_CARD.default_task)
-    assert task_for(args(model=str(MODELS_DIR), task="love")).name == "love"
+    assert task_for(args(model=str(MODELS_DIR))).task == DEMO_CARD.task(DEMO_CARD.default_task)
+    assert task_for(args(model=str(MODELS_DIR), task="love")).task.name == "love"
     with pytest.raises(ValueError, match="unknown task"):
         task_for(args(model=str(MODELS_DIR), task="nope"))
 

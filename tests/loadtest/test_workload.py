@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from loadtest.movielens import MovieLens
@@ -90,3 +92,17 @@ def test_bad_config_is_refused(kwargs: dict) -> None:
 def test_missing_data_dir_names_the_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match=r"movies\.csv"):
         MovieLens.load(tmp_path)
+
+
+def test_requests_carry_rates_and_engine_prompts_show_them_only_for_rate_models(movielens: MovieLens) -> None:
+    from ranking import prompt_template as tpl
+
+    base = WorkloadConfig(task=DEMO_TASK, k=3, context_tokens=256)
+    plain = Workload(movielens, base).items(1)[0]
+    rated = Workload(movielens, dataclasses.replace(base, label_rates=True)).items(1)[0]
+    body = rated.rank_body()
+    assert 0 <= body["member"]["label_rates"][DEMO_TASK.name] <= 1
+    assert all(0 <= c["label_rates"][DEMO_TASK.name] <= 1 for c in body["candidates"])
+    assert body == plain.rank_body()  # the same request either way: models without rates ignore them
+    assert not any(tpl.ITEM_RATE_PREFIX in p or tpl.MEMBER_RATE_PREFIX in p for p in plain.prompt_texts())
+    assert all(p.count(tpl.ITEM_RATE_PREFIX) == 1 and tpl.MEMBER_RATE_PREFIX in p for p in rated.prompt_texts())

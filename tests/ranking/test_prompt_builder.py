@@ -75,7 +75,7 @@ def test_truncation_keeps_a_contiguous_most_recent_window(member, config) -> Non
 
 def test_candidate_suffix_ends_with_the_question() -> None:
     builder = PromptBuilder(tokenizer())
-    suffix = builder.candidate_suffix("Heat (1995) | Action|Crime|Thriller", TASKS["like"])
+    suffix = builder.candidate_suffix(Candidate("m", "Heat (1995) | Action|Crime|Thriller"), TASKS["like"])
     decoded = tokenizer().decode(suffix)
     assert decoded.startswith("Candidate: Heat (1995)")
     assert decoded.endswith(f"{TASKS['like'].question} Answer:")
@@ -106,3 +106,33 @@ def test_budget_drops_the_oldest_history_first() -> None:
 def test_invalid_config_is_rejected() -> None:
     with pytest.raises(ValueError):
         PromptConfig(max_prefix_len=50, max_profile_len=40)
+
+
+def test_rates_render_in_five_percent_steps_and_refuse_the_impossible() -> None:
+    from ranking.prompt_template import rate_text, shown_rates
+
+    assert [rate_text(r) for r in (0.0, 0.024, 0.026, 0.723, 1.0)] == ["0%", "0%", "5%", "70%", "100%"]
+    assert [rate_text(r) for r in shown_rates()] == [f"{p}%" for p in range(0, 101, 5)]
+    with pytest.raises(ValueError, match="label rate"):
+        rate_text(1.2)
+
+
+def test_a_label_rates_prompt_equals_the_rendered_text_and_needs_the_task_rate() -> None:
+    from ranking import prompt_template as tpl
+
+    tok = make_tokenizer()
+    builder = PromptBuilder(tok, PromptConfig(max_prefix_len=512, label_rates=True))
+    task = TASKS["like"]
+    history = (Interaction("Heat (1995) | Action|Crime|Thriller", "rated 4.5", 1),)
+    member = Member("u1", {"average rating": "3.9"}, history, {"like": 0.31})
+    cand = Candidate("m1", "Casino (1995) | Crime|Drama", label_rates={"like": 0.88, "love": 0.2})
+    prompt = builder.build(member, [cand], task)
+    text = tpl.prefix_text(task.instruction, member.profile, [("rated 4.5", history[0].item)], 0.31)
+    encode = lambda t: tok.encode(t, add_special_tokens=False)  # noqa: E731
+    assert list(prompt.prefix_ids) == [tok.bos_token_id, *encode(text)]
+    assert list(prompt.suffix_ids[0]) == encode(tpl.suffix_text(cand.text, task.question, 0.88))
+    assert "30%" in text and "90%" in tpl.suffix_text(cand.text, task.question, 0.88)
+    plain = PromptBuilder(tok, PromptConfig(max_prefix_len=512)).build(member, [cand], task)
+    assert plain.prefix_ids != prompt.prefix_ids and plain.suffix_ids != prompt.suffix_ids
+    with pytest.raises(ValueError, match="candidate m1 needs label_rates\\['love'\\]"):
+        builder.build(Member("u1", None, history, {"love": 0.5}), [Candidate("m1", "x", label_rates={})], TASKS["love"])

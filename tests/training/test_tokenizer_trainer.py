@@ -31,3 +31,16 @@ def test_missing_labels_are_added(tmp_path: Path) -> None:
     bare = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token=PAD)
     ensure_single_token_labels(bare, TASKS.values())
     assert all(len(bare.encode(s, add_special_tokens=False)) == 1 for s in label_strings(TASKS.values()))
+
+
+def test_a_label_rates_corpus_holds_every_shown_rate(split) -> None:
+    from ranking import prompt_template as tpl
+    from training.tokenizer_trainer import corpus
+
+    plain = list(corpus(split))
+    rated = list(corpus(split, label_rates=True))
+    assert rated[: len(plain)] == plain  # the rate lines only come on top
+    extra = "".join(set(rated[len(plain) :]))
+    for rate in tpl.shown_rates():
+        assert tpl.item_rate_line(rate) in extra and tpl.member_rate_line(rate) in extra
+    assert not any(tpl.ITEM_RATE_PREFIX in line for line in plain)

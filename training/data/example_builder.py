@@ -17,6 +17,7 @@ import numpy as np
 from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig, TextEncoder
 from training.data.dataset import Dataset, Event
+from training.data.label_rates import LabelRates
 from training.data.split import ChronologicalSplit, MemberPeriods
 
 
@@ -32,23 +33,48 @@ class RankGroup:
     labels: tuple[bool, ...]
 
 
-def member_at(data: Dataset, periods: MemberPeriods, index: int, max_history: int | None = None) -> Member:
+def cutoff_time(periods: MemberPeriods, index: int) -> int:
+    """The time of interaction `index` (or of the last one): everything shown about the member predates it."""
+    return periods.events[index].timestamp if index < len(periods.events) else periods.events[-1].timestamp
+
+
+def member_at(
+    data: Dataset,
+    periods: MemberPeriods,
+    index: int,
+    max_history: int | None = None,
+    rates: LabelRates | None = None,
+) -> Member:
     """The Member as known just before interaction `index`: earlier interactions, the profile at its time.
 
     `max_history` only trims work: the prompt builder shows at most one line per prefix token, so passing the
-    last max_prefix_len interactions renders exactly what the full history would.
+    last max_prefix_len interactions renders exactly what the full history would. With `rates`, the member's
+    own positive rates over all earlier interactions.
     """
     before = periods.events[:index]
     shown = before if max_history is None else before[-max_history:]
-    cutoff = periods.events[index].timestamp if index < len(periods.events) else periods.events[-1].timestamp
     history = tuple(Interaction(data.items[e.item_id].text, e.action, e.timestamp) for e in shown)
-    return Member(id=periods.member_id, profile=data.profile_at(periods.member_id, cutoff), history=history)
+    profile = data.profile_at(periods.member_id, cutoff_time(periods, index))
+    cutoff = cutoff_time(periods, index)
+    member_rates = rates.member(before, cutoff) if rates is not None else None
+    return Member(id=periods.member_id, profile=profile, history=history, label_rates=member_rates)
 
 
-def candidate(data: Dataset, event: Event, with_labels: bool = False) -> Candidate:
-    """An interaction's item as a ranking candidate; labels only in metadata, which the model never sees."""
+def candidate(
+    data: Dataset, event: Event, with_labels: bool = False, rates: LabelRates | None = None, cutoff: int = 0
+) -> Candidate:
+    """An interaction's item as a ranking candidate; labels only in metadata, which the model never sees.
+
+    With `rates`, the item's positive rates among known interactions strictly before `cutoff`.
+    """
     metadata = {"labels": dict(event.labels)} if with_labels else None
-    return Candidate(event.item_id, data.items[event.item_id].text, metadata)
+    item_rates = rates.item(event.item_id, cutoff) if rates is not None else None
+    return Candidate(event.item_id, data.items[event.item_id].text, metadata, item_rates)
+
+
+def label_rates_for(split: ChronologicalSplit) -> LabelRates:
+    """Rates from the train period only, so no val or test label reaches any prompt (see label_rates.py)."""
+    return LabelRates(split.period_events("train"), [t.name for t in split.data.spec.tasks])
 
 
 class ExampleBuilder:
@@ -66,6 +92,7 @@ class ExampleBuilder:
         self.split = split
         self.data = split.data
         self.builder = PromptBuilder(tokenizer, prompt_config)
+        self.rates = label_rates_for(split) if prompt_config.label_rates else None
         self.tasks = [self.data.spec.task(t) for t in tasks]
         self.group_size = group_size
         self.min_history = min_history
@@ -95,7 +122,7 @@ class ExampleBuilder:
         if not 0 <= cutoff < periods.val_start:
             raise ValueError(f"cutoff {cutoff} is outside member {member_id}'s train period")
         targets = periods.events[cutoff : min(cutoff + self.group_size, periods.val_start)]
-        return self._group(self.member_for_index(periods, cutoff), targets, task)
+        return self._group(periods, cutoff, targets, task)
 
     def eval_groups(self, period: str, task: str, max_candidates: int = 32) -> list[RankGroup]:
         """Every member's `period` interactions as candidates, in chunks sharing that member's prefix."""
@@ -104,21 +131,25 @@ class ExampleBuilder:
             targets = periods.period(period)
             if not targets:
                 continue
-            member = self.member_for_index(periods, periods.period_start(period))
+            index = periods.period_start(period)
             for start in range(0, len(targets), max_candidates):
-                groups.append(self._group(member, targets[start : start + max_candidates], task))
+                groups.append(self._group(periods, index, targets[start : start + max_candidates], task))
         return groups
 
     def member_for(self, periods: MemberPeriods, period: str) -> Member:
         """The Member a client would send when ranking `period` items: the past before it, its profile then."""
-        return member_at(self.data, periods, periods.period_start(period))
+        return member_at(self.data, periods, periods.period_start(period), rates=self.rates)
 
     def member_for_index(self, periods: MemberPeriods, index: int) -> Member:
-        return member_at(self.data, periods, index, max_history=self.builder.config.max_prefix_len)
+        return member_at(self.data, periods, index, max_history=self.builder.config.max_prefix_len, rates=self.rates)
 
-    def _group(self, member: Member, targets: Sequence[Event], task_name: str) -> RankGroup:
+    def _group(self, periods: MemberPeriods, index: int, targets: Sequence[Event], task_name: str) -> RankGroup:
+        """The member as of interaction `index` and the `targets` as candidates, rates as of that time."""
         task = self.data.spec.task(task_name)
-        prompt = self.builder.build(member, [candidate(self.data, e) for e in targets], task)
+        member = self.member_for_index(periods, index)
+        cutoff = cutoff_time(periods, index)
+        cands = [candidate(self.data, e, rates=self.rates, cutoff=cutoff) for e in targets]
+        prompt = self.builder.build(member, cands, task)
         return RankGroup(
             member_id=member.id,
             task=task_name,

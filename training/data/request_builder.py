@@ -6,9 +6,10 @@ their snapshot as of the request, and unseen items become candidates with their 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from training.data.example_builder import candidate, member_at
+from training.data.example_builder import candidate, cutoff_time, label_rates_for, member_at
 from training.data.split import ChronologicalSplit
 
 
@@ -24,22 +25,34 @@ def rank_request(
 
     The candidates are the member's own (hidden) test-period items, so the response can be checked against what
     really happened; their labels are in each candidate's metadata for that purpose, which the service hands back
-    untouched and never shows the model.
+    untouched and never shows the model. Member and candidates carry their label rates for every task (computed
+    from train-period interactions before the test period, as in evaluation); models without
+    `prompt.label_rates` ignore them.
     """
     if member_id not in split.members:
         known = list(split.members)
         raise KeyError(f"no member {member_id!r} in the dataset; e.g. {known[:3]} ({len(known)} members)")
     periods = split.members[member_id]
-    member = member_at(split.data, periods, periods.test_start, max_history=max_history)
-    cands = [candidate(split.data, e, with_labels=True) for e in periods.test[:num_candidates]]
+    rates = label_rates_for(split)
+    member = member_at(split.data, periods, periods.test_start, max_history=max_history, rates=rates)
+    cutoff = cutoff_time(periods, periods.test_start)
+    tests = periods.test[:num_candidates]
+    cands = [candidate(split.data, e, with_labels=True, rates=rates, cutoff=cutoff) for e in tests]
     return {
         "member": {
             "id": member.id,
             "profile": member.profile,
             "history": [{"item": h.item, "action": h.action, "timestamp": h.timestamp} for h in member.history],
+            "label_rates": _plain(member.label_rates),
         },
-        "candidates": [{"id": c.id, "text": c.text, "metadata": c.metadata} for c in cands],
+        "candidates": [
+            {"id": c.id, "text": c.text, "metadata": c.metadata, "label_rates": _plain(c.label_rates)} for c in cands
+        ],
         "task": task,
         "top_n": top_n or len(cands),
         "score_type": "probability",
     }
+
+
+def _plain(rates: Mapping[str, float] | None) -> dict[str, float]:
+    return dict(rates or {})

@@ -22,6 +22,7 @@ from training.evaluation.matrix_factorisation import (
     MatrixFactorisationConfig,
     tune_matrix_factorisation,
 )
+from training.evaluation.rate_baseline import RateBaseline
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -87,7 +88,8 @@ def baseline_results(
     split: ChronologicalSplit, tasks: Sequence[str], period: str, out_dir: Path | None = None
 ) -> dict[str, dict[str, Any]]:
     """Popularity, user+item bias and matrix factorisation (one per task), fitted on the train period (the MF's
-    rank and regularisation chosen on the val period), scored on the period."""
+    rank and regularisation chosen on the val period), and user+item rates as of each member's cutoff (no
+    interaction from after it), scored on the period."""
     train = split.period_events("train")
     popularity = PopularityBaseline(train)
     factorisations, tuning = matrix_factorisations(split, tasks)
@@ -99,6 +101,10 @@ def baseline_results(
         ),
         MatrixFactorisation.name: (
             {t: score_baseline(factorisations[t], split, period, t) for t in tasks},
+            "probability",
+        ),
+        RateBaseline.name: (
+            {t: score_baseline(RateBaseline(split, period, t), split, period, t) for t in tasks},
             "probability",
         ),
     }

@@ -6,6 +6,7 @@ skips finished stages and an interrupted training stage resumes from its last ch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import typing
@@ -15,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ranking.card import ModelCard
+from ranking.input_contract import InputContract
 from training.checkpoint_writer import MANIFEST_FILE, load_model, save_checkpoint, write_json
 from training.data.dataset_reader import load_dataset
-from training.data.example_builder import ExampleBuilder
+from training.data.example_builder import ExampleBuilder, label_rates_for
+from training.data.label_rates import contract_text
 from training.data.split import ChronologicalSplit
 from training.distributed import DistributedContext
 from training.evaluation.evaluation_table import evaluate_table
@@ -123,7 +126,7 @@ class Pipeline:
             tokenizer.save_pretrained(str(stage_dir))
             write_json(stage_dir / "source.json", {"from_checkpoint": source})
         else:
-            tokenizer = train_tokenizer(self.split, self.config.tokenizer, stage_dir)
+            tokenizer = train_tokenizer(self.split, self.config.tokenizer, stage_dir, self.config.prompt.label_rates)
         check_labels(tokenizer, self.data.spec.tasks, len(tokenizer), f"tokenizer of {source or 'the run'}")
 
     def tokenizer(self) -> Any:
@@ -206,9 +209,16 @@ class Pipeline:
             "device": str(self.device),
             "metrics": None,
         }
-        card = ModelCard(name, tasks, cfg.prompt, self.data.spec.input_contract)
+        card = ModelCard(name, tasks, cfg.prompt, self.input_contract())
         if self.parallel.is_main:
             save_checkpoint(model.to("cpu"), tokenizer, stage_dir / "model", card, manifest)
+
+    def input_contract(self) -> InputContract:
+        """The dataset's contract, plus how to compute label rates when the model shows them."""
+        contract = self.data.spec.input_contract
+        if not self.config.prompt.label_rates:
+            return contract
+        return dataclasses.replace(contract, label_rates=contract_text(label_rates_for(self.split).prior))
 
     def train_config(self, model_stage: ModelStage) -> TrainConfig:
         return self.config.teacher_train if model_stage.is_teacher else self.config.student_train

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -15,15 +16,17 @@ from training.data.request_builder import rank_request
 CONFIG = PromptConfig(max_prefix_len=160, max_profile_len=48, max_item_len=32, max_candidate_len=40)
 
 
-def test_request_prompt_equals_evaluation_prompt(split, tokenizer) -> None:
+@pytest.mark.parametrize("label_rates", [False, True])
+def test_request_prompt_equals_evaluation_prompt(split, tokenizer, label_rates: bool) -> None:
+    config = dataclasses.replace(CONFIG, label_rates=label_rates)
     body = json.loads(json.dumps(rank_request(split, "6", "love", num_candidates=50, max_history=200)))
-    member = Member(
-        body["member"]["id"], body["member"]["profile"], tuple(Interaction(**h) for h in body["member"]["history"])
-    )
-    cands = [Candidate(c["id"], c["text"], c["metadata"]) for c in body["candidates"]]
-    served = PromptBuilder(tokenizer, CONFIG).build(member, cands, TASKS[body["task"]])
+    sent = body["member"]
+    member = Member(sent["id"], sent["profile"], tuple(Interaction(**h) for h in sent["history"]), sent["label_rates"])
+    cands = [Candidate(c["id"], c["text"], c["metadata"], c["label_rates"]) for c in body["candidates"]]
+    assert set(sent["label_rates"]) == {"like", "love"} and all(0 < r < 1 for r in sent["label_rates"].values())
+    served = PromptBuilder(tokenizer, config).build(member, cands, TASKS[body["task"]])
     groups = [
-        g for g in ExampleBuilder(split, tokenizer, CONFIG, ["love"]).eval_groups("test", "love") if g.member_id == "6"
+        g for g in ExampleBuilder(split, tokenizer, config, ["love"]).eval_groups("test", "love") if g.member_id == "6"
     ]
     assert served.prefix_ids == groups[0].prefix_ids
     assert served.suffix_ids == tuple(s for g in groups for s in g.suffix_ids)
