@@ -27,6 +27,7 @@ from training.distributed import (
     shard_model,
 )
 from training.global_batch import GlobalBatch, MicroBatch, check_divisible, row_generator
+from training.objectives.liger_sequence_kd import build_fused_loss
 from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
 from training.on_policy import on_policy_logits
 from training.packed_batch import PackedBatch, pack_groups
@@ -70,6 +71,8 @@ class TrainConfig:
     precision: str = "fp32"
     # > 0: the sequence term's LM head and loss run this many rows at a time (training/chunked_sequence.py).
     sequence_chunk_rows: int = 0
+    # "liger": the KD sequence term through Liger-Kernel's fused linear + JSD (CUDA; objectives/liger_sequence_kd.py).
+    fused_loss: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +113,8 @@ class Trainer:
         if self.parallel.is_distributed and config.on_policy_fraction > 0:
             raise SetupError("on-policy KD runs in one process only; set on_policy_fraction=0 under torchrun")
         self.precision = Precision(device or torch.device("cpu"), config.precision)
+        self.fused = build_fused_loss(config.fused_loss, loss, self.precision.device, teacher_scores is not None,
+                                      config.on_policy_fraction > 0)  # fmt: skip
         self.model, self.examples, self.label_tokens = model, examples, label_tokens
         self.pad_id, self.config, self.loss, self.teacher = pad_id, config, loss, teacher
         self.out_dir = Path(out_dir)
@@ -246,12 +251,11 @@ class Trainer:
         generators = [row_generator(cfg.seed, self.step, i) for i in micro.indices]
         positions = sequence_positions(batch, cfg.sequence_positions_per_row, generators)
         with self.precision.autocast():
-            if cfg.sequence_chunk_rows > 0:
+            if cfg.sequence_chunk_rows > 0 or self.fused is not None:
                 teacher_rows = self._teacher_rows(batch, positions, micro)
                 scales = (micro.label_scale, micro.sequence_scale)
-                loss, parts = chunked_step_loss(
-                    self.module, self.loss, batch, positions, scales, cfg.sequence_chunk_rows, teacher_rows
-                )
+                loss, parts = chunked_step_loss(self.module, self.loss, batch, positions, scales,
+                                                cfg.sequence_chunk_rows, teacher_rows, self.fused)  # fmt: skip
                 (loss * gradient_scale(self.parallel.world_size)).backward()
                 return self._shares(loss, parts, micro)
             student = module_terms(self.module, batch, positions, micro.label_scale, micro.sequence_scale)
