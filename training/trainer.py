@@ -30,6 +30,7 @@ from training.global_batch import GlobalBatch, MicroBatch, check_divisible, row_
 from training.objectives.liger_sequence_kd import build_fused_loss
 from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
 from training.on_policy import on_policy_logits
+from training.optimizer_factory import build_optimizer
 from training.packed_batch import PackedBatch, pack_groups
 from training.packed_forward import sequence_positions
 from training.packed_lm import PackedLM, module_terms, set_checkpointing
@@ -73,6 +74,8 @@ class TrainConfig:
     sequence_chunk_rows: int = 0
     # "liger": the KD sequence term through Liger-Kernel's fused linear + JSD (CUDA; objectives/liger_sequence_kd.py).
     fused_loss: str = "none"
+    # "adamw8bit": torchao's AdamW with blockwise 8-bit moments (training/optimizer_factory.py); default float32.
+    optimizer: str = "adamw"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,9 +124,8 @@ class Trainer:
         self.validator, self.validate_every = validator, validate_every
         self.module = self._train_module(model)
         self.teacher_module = self._teacher_module(teacher)
-        self.optimizer = torch.optim.AdamW(
-            self.module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.98)
-        )
+        self.optimizer = build_optimizer(config.optimizer, self.module.parameters(), config.learning_rate,
+                                         config.weight_decay, self.parallel.is_distributed)  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.step = 0
         self.seconds = 0.0
