@@ -4,8 +4,9 @@ Liger-Kernel's chunked-loss pattern in plain PyTorch: the LM head and the per-ro
 rows at a time inside a non-reentrant checkpoint, so forward keeps only the (chunk, V) logits of the chunk at hand
 and backward recomputes them chunk by chunk. The teacher's rows are likewise made per chunk from its hidden
 states (or sliced from offline scores). The result equals the plain term (the mean over rows; tested).
-With `fused_loss = "liger"` the KD sequence term goes instead through Liger's fused linear + JSD kernel
-(`objectives/liger_sequence_kd.py`, CUDA), which takes the teacher's hidden rows and LM head weight.
+With `fused_loss = "liger"` the sequence term goes instead through Liger's fused linear + loss kernels (CUDA;
+`objectives/fused_loss_factory.py`), which take the hidden rows, the LM head weight and the teacher's hidden rows
+and head weight (KD) or the next-token targets (CE).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from training.objectives.liger_sequence_kd import LigerSequenceDivergence
+from training.objectives.fused_loss_factory import FusedLoss
 from training.objectives.ranking_losses import LossTerms, RecSysDistillationLoss
 from training.packed_batch import PackedBatch
 
@@ -75,7 +76,7 @@ def chunked_step_loss(
     scales: tuple[float, float],
     chunk_rows: int,
     teacher: TeacherRows | None = None,
-    fused: LigerSequenceDivergence | None = None,
+    fused: FusedLoss | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """A micro-batch's loss with the sequence term chunked (or fused by Liger); the label terms as in the plain path."""
     device = next(module.parameters()).device
@@ -90,8 +91,8 @@ def chunked_step_loss(
     def term(head: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
         if fused is None:
             return chunked_mean(head, hidden, chunk_loss, chunk_rows)
-        assert teacher is not None and teacher.hidden is not None and teacher.head_weight is not None
-        return fused(hidden, typing.cast(Any, head).weight, teacher.hidden, teacher.head_weight)
+        teacher_hidden, teacher_weight = (teacher.hidden, teacher.head_weight) if teacher else (None, None)
+        return fused(hidden, typing.cast(Any, head).weight, targets, teacher_hidden, teacher_weight)
 
     label_logits, sequence = module(batch, positions, term)
     empty = label_logits.new_zeros((0, label_logits.shape[-1]))

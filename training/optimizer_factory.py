@@ -21,18 +21,23 @@ OPTIMIZERS = ("adamw", "adamw8bit")
 BETAS = (0.9, 0.98)
 
 
+def check_optimizer(name: str, distributed: bool = False) -> None:
+    """Refuse an unknown name, or `adamw8bit` under torchrun or without the optional extra (one line)."""
+    if name not in OPTIMIZERS:
+        raise SetupError(f"optimizer {name!r}: expected one of {OPTIMIZERS}")
+    if name == "adamw8bit" and distributed:
+        raise SetupError("optimizer='adamw8bit' runs in one process only; use adamw under torchrun")
+    if name == "adamw8bit" and importlib.util.find_spec("torchao") is None:
+        raise SetupError("optimizer='adamw8bit' needs the optional extra: pip install 'slmrank[optim8bit]'")
+
+
 def build_optimizer(
     name: str, params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, distributed: bool = False
 ) -> torch.optim.Optimizer:
     """AdamW with the trainer's betas, its state in float32 (`adamw`) or blockwise 8-bit (`adamw8bit`)."""
-    if name not in OPTIMIZERS:
-        raise SetupError(f"optimizer {name!r}: expected one of {OPTIMIZERS}")
+    check_optimizer(name, distributed)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=BETAS)
-    if distributed:
-        raise SetupError("optimizer='adamw8bit' runs in one process only; use adamw under torchrun")
-    if importlib.util.find_spec("torchao") is None:
-        raise SetupError("optimizer='adamw8bit' needs the optional extra: pip install 'slmrank[optim8bit]'")
     # torchao logs a warning per CUDA/CUTLASS extension it cannot load on this machine; none is used here.
     logging.getLogger("torchao").setLevel(logging.ERROR)
     from torchao.optim import AdamW8bit

@@ -27,7 +27,7 @@ from training.distributed import (
     shard_model,
 )
 from training.global_batch import GlobalBatch, MicroBatch, check_divisible, row_generator
-from training.objectives.liger_sequence_kd import build_fused_loss
+from training.objectives.fused_loss_factory import build_fused_loss
 from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
 from training.on_policy import on_policy_logits
 from training.optimizer_factory import build_optimizer
@@ -72,7 +72,7 @@ class TrainConfig:
     precision: str = "fp32"
     # > 0: the sequence term's LM head and loss run this many rows at a time (training/chunked_sequence.py).
     sequence_chunk_rows: int = 0
-    # "liger": the KD sequence term through Liger-Kernel's fused linear + JSD (CUDA; objectives/liger_sequence_kd.py).
+    # "liger": the sequence term through Liger-Kernel's fused linear + loss (CUDA; objectives/fused_loss_factory.py).
     fused_loss: str = "none"
     # "adamw8bit": torchao's AdamW with blockwise 8-bit moments (training/optimizer_factory.py); default float32.
     optimizer: str = "adamw"

@@ -1,7 +1,8 @@
-"""`fused_loss = "liger"`: refused in one line where it cannot run; on CUDA the plain sequence term is its reference."""
+"""`fused_loss = "liger"`: refused in one line where it cannot run; the plain sequence terms are its reference."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.util
 import json
@@ -15,11 +16,15 @@ import pytest
 import torch
 
 from tests.tolerances import TOLERANCE
+from tests.training.jobs_dataset import write_jobs_dataset
 from tests.training.test_trainer import SHAPE
 from tests.training.test_trainer_scale import BASE, max_param_diff, parts, trained  # noqa: F401 - the fixture
+from training.cli import register
 from training.model_factory import build_model
 from training.objectives.distillation_losses import divergence
-from training.objectives.liger_sequence_kd import LigerSequenceDivergence, build_fused_loss, liger_beta
+from training.objectives.fused_loss_factory import build_fused_loss
+from training.objectives.liger_sequence_ce import LigerSequenceCrossEntropy
+from training.objectives.liger_sequence_kd import LigerSequenceDivergence, liger_beta
 from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
 from training.precision import Precision, resolve_device
 from training.recipes.config_loader import load_config
@@ -65,7 +70,6 @@ def test_liger_without_the_package_is_refused_in_one_line(monkeypatch: pytest.Mo
     ("kwargs", "message"),
     [
         ({"name": "triton"}, "fused_loss 'triton': expected one of"),
-        ({"loss": SupervisedRankingLoss()}, "this stage's objective has none"),
         ({"offline_scores": True}, "does not read teacher_scores"),
         ({"on_policy": True}, "on-policy KD do not combine"),
     ],
@@ -76,6 +80,25 @@ def test_what_liger_cannot_run_is_refused_before_the_device_check(kwargs: dict, 
         build_fused_loss(**args)
 
 
+def test_liger_builds_the_kernel_of_the_objective(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())  # as if installed
+    assert isinstance(build_fused_loss("liger", RecSysDistillationLoss(), CUDA), LigerSequenceDivergence)
+    assert isinstance(build_fused_loss("liger", SupervisedRankingLoss(), CUDA), LigerSequenceCrossEntropy)
+
+
+def test_the_pipeline_refuses_liger_on_the_cpu_before_any_stage(tmp_path: Path, capsys) -> None:
+    parser = argparse.ArgumentParser(prog="slmrank")
+    register(parser.add_subparsers(dest="command", required=True))
+    data = write_jobs_dataset(tmp_path / "jobs")
+    argv = ["train", "pipeline", "--data", str(data), "--config", "tiny", "--out", str(tmp_path / "run"),
+            "--set", "student_train.fused_loss='liger'"]  # fmt: skip
+    args = parser.parse_args(argv)
+    assert args.handler(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: fused_loss='liger' needs CUDA") and "\n" not in err
+    assert not (tmp_path / "run" / "tokenizer").exists()  # nothing ran
+
+
 def test_none_builds_nothing_and_the_option_is_reachable_from_the_config() -> None:
     assert build_fused_loss("none", RecSysDistillationLoss(), CPU) is None
     config = load_config("tiny", ["student_train.fused_loss='liger'"])
@@ -83,20 +106,27 @@ def test_none_builds_nothing_and_the_option_is_reachable_from_the_config() -> No
     assert config.teacher_train.fused_loss == "none"
 
 
-CASES = [("forward_kl", 0.0, 1.0), ("reverse_kl", 0.0, 2.0), ("jsd", 0.3, 1.5)]
+# (divergence name, beta, temperature), or ("cross_entropy", 0, 1) for the supervised term.
+CASES = [("forward_kl", 0.0, 1.0), ("reverse_kl", 0.0, 2.0), ("jsd", 0.3, 1.5), ("cross_entropy", 0.0, 1.0)]
 
 
 def kernel_vs_plain(device: torch.device, name: str, beta: float, temperature: float) -> list[float]:
     """|fused - plain| of the value, and of the gradients of 3 x the loss w.r.t. the hidden rows and the head."""
     torch.manual_seed(0)
-    plain = divergence(name, beta, temperature)
     student_head = torch.nn.Linear(32, 300, bias=False, device=device)
     teacher_head = torch.nn.Linear(48, 300, bias=False, device=device)
     hidden = torch.randn(77, 32, device=device, requires_grad=True)
     teacher_hidden = torch.randn(77, 48, device=device)
-    reference = plain(student_head(hidden), teacher_head(teacher_hidden))
+    targets = torch.randint(0, 300, (77,), device=device)
+    if name == "cross_entropy":
+        reference = torch.nn.functional.cross_entropy(student_head(hidden), targets)
+        fused_loss: LigerSequenceDivergence | LigerSequenceCrossEntropy = LigerSequenceCrossEntropy()
+    else:
+        plain = divergence(name, beta, temperature)
+        reference = plain(student_head(hidden), teacher_head(teacher_hidden))
+        fused_loss = LigerSequenceDivergence(plain)
     ref_grads = torch.autograd.grad(3.0 * reference, (hidden, student_head.weight))
-    fused = LigerSequenceDivergence(plain)(hidden, student_head.weight, teacher_hidden, teacher_head.weight)
+    fused = fused_loss(hidden, student_head.weight, targets, teacher_hidden, teacher_head.weight)
     grads = torch.autograd.grad(3.0 * fused, (hidden, student_head.weight))
     assert reference.item() > 1e-3  # not two zeros
     diffs = [(got - want).abs().max().item() for got, want in zip(grads, ref_grads, strict=True)]
@@ -124,21 +154,25 @@ def test_liger_kernel_in_the_triton_interpreter_equals_the_plain_divergence() ->
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("divergence_name", ["forward_kl", "jsd"])
+@pytest.mark.parametrize("divergence_name", ["forward_kl", "jsd", None])
 def test_liger_training_steps_equal_the_chunked_steps_on_cuda(
     parts,  # noqa: F811
     no_tf32,
     tmp_path: Path,
-    divergence_name: str,
+    divergence_name: str | None,
 ) -> None:
     examples, labels, tok = parts
     device = resolve_device("cuda")
 
     def run(out: Path, **changes) -> tuple[Trainer, list[float]]:
-        loss = RecSysDistillationLoss(divergence_name=divergence_name, beta=0.4, temperature=1.5)
+        loss: RecSysDistillationLoss | SupervisedRankingLoss = SupervisedRankingLoss()  # None: the sequence CE
+        if divergence_name is not None:
+            loss = RecSysDistillationLoss(divergence_name=divergence_name, beta=0.4, temperature=1.5)
+        kd = divergence_name is not None
+        teacher = build_model(SHAPE, tok, seed=7) if kd else None
         cfg = dataclasses.replace(BASE, sequence_positions_per_row=0, **changes)
         trainer = Trainer(build_model(SHAPE, tok, seed=0), examples, labels, tok.pad_token_id, cfg, out, loss,
-                          build_model(SHAPE, tok, seed=7), device=device)  # fmt: skip
+                          teacher, device=device)  # fmt: skip
         losses = []
         while trainer.step < cfg.steps:
             losses.append(trainer.train_step()[0])

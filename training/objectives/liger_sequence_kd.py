@@ -21,16 +21,12 @@ The label term (a few rows per group: 0.9·D + 0.1·CE at the label positions) s
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import torch
 
 from training.objectives.distillation_losses import DistillationLoss, ForwardKLLoss, JSDLoss, ReverseKLLoss
-from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
 from training.setup_error import SetupError
-
-FUSED_LOSSES = ("none", "liger")
 
 
 def liger_beta(divergence: DistillationLoss) -> float:
@@ -42,17 +38,6 @@ def liger_beta(divergence: DistillationLoss) -> float:
     if isinstance(divergence, JSDLoss):
         return divergence.beta
     raise SetupError(f"fused_loss='liger': no Liger equivalent of {type(divergence).__name__}")
-
-
-def check_liger_available(device: torch.device) -> None:
-    """Refuse in one line when the stage is not on CUDA or the optional extra is not installed."""
-    if device.type != "cuda":
-        raise SetupError(
-            f"fused_loss='liger' needs CUDA (Liger's Triton kernels) but this stage runs on {device.type}; "
-            "use sequence_chunk_rows for the same memory saving in plain PyTorch"
-        )
-    if importlib.util.find_spec("liger_kernel") is None or importlib.util.find_spec("triton") is None:
-        raise SetupError("fused_loss='liger' needs the optional extra: pip install 'slmrank[liger]'")
 
 
 class LigerSequenceDivergence:
@@ -75,10 +60,12 @@ class LigerSequenceDivergence:
         self,
         student_hidden: torch.Tensor,
         student_weight: torch.Tensor,
-        teacher_hidden: torch.Tensor,
-        teacher_weight: torch.Tensor,
+        targets: torch.Tensor | None,
+        teacher_hidden: torch.Tensor | None,
+        teacher_weight: torch.Tensor | None,
     ) -> torch.Tensor:
-        """Scalar float32 mean over the (M, H) rows; 0 (with a graph) when there are none."""
+        """Scalar float32 mean over the (M, H) rows (`targets` unused); 0 (with a graph) when there are none."""
+        assert teacher_hidden is not None and teacher_weight is not None, "the KD term needs the teacher's rows"
         if student_hidden.shape[0] == 0:
             return student_hidden.sum().float() * 0.0
         if student_hidden.shape[0] != teacher_hidden.shape[0]:
@@ -87,25 +74,3 @@ class LigerSequenceDivergence:
         teacher_weight = teacher_weight.to(student_weight.dtype)
         loss = self.kernel()(student_hidden.contiguous(), student_weight, teacher_hidden, teacher_weight, None)
         return loss.float()
-
-
-def build_fused_loss(
-    name: str,
-    loss: RecSysDistillationLoss | SupervisedRankingLoss,
-    device: torch.device,
-    offline_scores: bool = False,
-    on_policy: bool = False,
-) -> LigerSequenceDivergence | None:
-    """The stage's fused sequence loss (None for `none`); what cannot run is refused up front in one line."""
-    if name not in FUSED_LOSSES:
-        raise SetupError(f"fused_loss {name!r}: expected one of {FUSED_LOSSES}")
-    if name == "none":
-        return None
-    if not isinstance(loss, RecSysDistillationLoss):
-        raise SetupError("fused_loss='liger' fuses the KD divergence; this stage's objective has none (set it to none)")
-    if offline_scores:
-        raise SetupError("fused_loss='liger' needs the live teacher's hidden rows; it does not read teacher_scores")
-    if on_policy:
-        raise SetupError("fused_loss='liger' and on-policy KD do not combine; set on_policy_fraction=0")
-    check_liger_available(device)
-    return LigerSequenceDivergence(loss.divergence)
