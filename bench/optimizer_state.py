@@ -6,7 +6,8 @@ one float32 scale per 256-value block for tensors of >= 4,096 values that split 
 moments for the others), and the measured bytes of the state tensors after one optimiser step on random gradients
 (`training/optimizer_factory.py: optimizer_state_bytes`), with that step's wall time (the first 8-bit step includes
 torch.compile; the second is timed separately). Also the whole static training state (weights + gradients +
-optimiser state) to put the saving in proportion.
+optimiser state) to put the saving in proportion, and one training step of the `demo` teacher with each optimiser
+(bench/train_step.py's `sampled` and `sampled+adamw8bit` workers: tokens/s and the process's peak RSS).
 
     .venv/bin/python bench/optimizer_state.py          # writes bench/results/optimizer-state-cpu.{md,json}
 """
@@ -84,6 +85,37 @@ def one_model(preset: str, role: str, measured: bool) -> dict:
     return row
 
 
+def train_steps(steps: int) -> list[dict]:
+    """bench/train_step.py's worker for the demo teacher with each optimiser, each in a fresh process."""
+    import subprocess
+    import tempfile
+
+    rows = []
+    for variant in ("sampled", "sampled+adamw8bit"):
+        result = Path(tempfile.mkdtemp()) / "result.json"
+        cmd = [sys.executable, str(REPO / "bench/train_step.py"), "--worker", variant, "--steps", str(steps),
+               "--result", str(result)]  # fmt: skip
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rows.append(json.loads(result.read_text()))
+    return rows
+
+
+def steps_table(rows: list[dict]) -> str:
+    lines = [
+        "",
+        f"One training step of the `demo` teacher ({rows[0]['tokens_per_step']:.0f} packed tokens, "
+        f"{rows[0]['steps']} timed steps after 1 warm-up step, 1 thread; the 8-bit warm-up includes torch.compile):",
+        "",
+        "| optimiser | tokens/s | s/step | peak RSS (MiB) |",
+        "|---|---|---|---|",
+    ]
+    for r, name in zip(rows, ("AdamW (float32)", "AdamW8bit"), strict=True):
+        lines.append(f"| {name} | {r['tokens_per_s']:.0f} | {r['seconds_per_step']:.2f} | "
+                     f"{r['peak_mib_per_process']:.0f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def mib(n: float) -> str:
     return f"{n / 2**20:,.1f}"
 
@@ -116,15 +148,18 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--computed-only", action="store_true", help="skip the optimiser steps")
+    parser.add_argument("--train-steps", type=int, default=5, help="demo teacher steps per optimiser (0: none)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/optimizer-state-cpu.md")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
     torch.set_num_threads(1)
+    # The training steps first: a child's peak RSS (ru_maxrss) starts from its parent's RSS at the fork.
+    steps = train_steps(args.train_steps) if args.train_steps > 0 and not args.computed_only else []
     rows = [one_model(preset, role, not args.computed_only) for preset, role in MODELS]
-    args.out.write_text(table(rows))
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    args.out.write_text(table(rows) + (steps_table(steps) if steps else ""))
+    args.out.with_suffix(".json").write_text(json.dumps({"models": rows, "train_steps": steps}, indent=1) + "\n")
     print(args.out.read_text())
 
 
