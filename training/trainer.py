@@ -117,7 +117,7 @@ class Trainer:
             raise SetupError("on-policy KD runs in one process only; set on_policy_fraction=0 under torchrun")
         self.precision = Precision(device or torch.device("cpu"), config.precision)
         self.fused = build_fused_loss(config.fused_loss, loss, self.precision.device, teacher_scores is not None,
-                                      config.on_policy_fraction > 0)  # fmt: skip
+                                      config.on_policy_fraction > 0, self.parallel.is_distributed)  # fmt: skip
         self.model, self.examples, self.label_tokens = model, examples, label_tokens
         self.pad_id, self.config, self.loss, self.teacher = pad_id, config, loss, teacher
         self.out_dir = Path(out_dir)

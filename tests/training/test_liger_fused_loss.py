@@ -72,6 +72,7 @@ def test_liger_without_the_package_is_refused_in_one_line(monkeypatch: pytest.Mo
         ({"name": "triton"}, "fused_loss 'triton': expected one of"),
         ({"offline_scores": True}, "does not read teacher_scores"),
         ({"on_policy": True}, "on-policy KD do not combine"),
+        ({"distributed": True}, "runs in one process only"),
     ],
 )
 def test_what_liger_cannot_run_is_refused_before_the_device_check(kwargs: dict, message: str) -> None:

@@ -20,12 +20,14 @@ FUSED_LOSSES = ("none", "liger")
 FusedLoss = LigerSequenceDivergence | LigerSequenceCrossEntropy
 
 
-def check_fused_loss(name: str, device: torch.device) -> None:
-    """Refuse an unknown name, or `liger` off CUDA or without the optional extra."""
+def check_fused_loss(name: str, device: torch.device, distributed: bool = False) -> None:
+    """Refuse an unknown name, or `liger` off CUDA, under torchrun (not tested there) or without the extra."""
     if name not in FUSED_LOSSES:
         raise SetupError(f"fused_loss {name!r}: expected one of {FUSED_LOSSES}")
     if name == "none":
         return
+    if distributed:
+        raise SetupError("fused_loss='liger' runs in one process only (not tested under torchrun); set it to none")
     if device.type != "cuda":
         raise SetupError(
             f"fused_loss='liger' needs CUDA (Liger's Triton kernels) but this stage runs on {device.type}; "
@@ -41,13 +43,14 @@ def build_fused_loss(
     device: torch.device,
     offline_scores: bool = False,
     on_policy: bool = False,
+    distributed: bool = False,
 ) -> FusedLoss | None:
     """The stage's fused sequence term (None for `none`); what cannot run is refused up front in one line."""
     if name == "liger" and offline_scores:
         raise SetupError("fused_loss='liger' needs the live teacher's hidden rows; it does not read teacher_scores")
     if name == "liger" and on_policy:
         raise SetupError("fused_loss='liger' and on-policy KD do not combine; set on_policy_fraction=0")
-    check_fused_loss(name, device)
+    check_fused_loss(name, device, distributed)
     if name == "none":
         return None
     if isinstance(loss, RecSysDistillationLoss):

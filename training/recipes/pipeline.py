@@ -63,7 +63,7 @@ class Pipeline:
         self.parallel = DistributedContext.from_env()
         self.device = resolve_device(config.device, self.parallel.local_rank)
         for train in (config.teacher_train, config.student_train):  # refused before any stage runs
-            check_fused_loss(train.fused_loss, self.device)
+            check_fused_loss(train.fused_loss, self.device, self.parallel.is_distributed)
             check_optimizer(train.optimizer, self.parallel.is_distributed)
         self.parallel.init(self.device)
         self.data = load_dataset(data_dir)
