@@ -37,7 +37,10 @@ VARIANTS: dict[str, tuple[dict, int]] = {
     "sampled+accum4": ({"grad_accum_steps": 4}, 1),
     "sampled+bf16": ({"precision": "bf16"}, 1),
     "sampled, 2 processes": ({}, 2),
+    "sampled+adamw8bit": ({"optimizer": "adamw8bit"}, 1),
+    "all-positions, liger": ({"sequence_positions_per_row": 0, "fused_loss": "liger"}, 1),
 }
+CUDA_ONLY = {"all-positions, liger"}
 NOTES = {
     "all-positions": "LM head and loss on every position: (tokens, V) logits built",
     "all-positions, chunked": "the same, LM head + loss 256 rows at a time (sequence_chunk_rows)",
@@ -46,6 +49,8 @@ NOTES = {
     "sampled+accum4": "the same step as 4 micro-batches",
     "sampled+bf16": "bf16 autocast, fp32 master weights",
     "sampled, 2 processes": "torchrun, gloo, FSDP2; tokens/s of both ranks together",
+    "sampled+adamw8bit": "torchao AdamW8bit instead of float32 AdamW",
+    "all-positions, liger": "every position, LM head + CE fused by Liger's kernel (CUDA only)",
 }
 # Dense bf16 peak FLOP/s for MFU, by device name substring.
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "L40": 181e12}
@@ -199,7 +204,7 @@ def main() -> None:
             if args.result:
                 args.result.write_text(text)
         return
-    rows = [run_variant(name, args) for name in VARIANTS]
+    rows = [run_variant(name, args) for name in VARIANTS if args.device == "cuda" or name not in CUDA_ONLY]
     args.out.write_text(table(rows, args))
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
     print(args.out.read_text())

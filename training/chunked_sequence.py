@@ -4,6 +4,9 @@ Liger-Kernel's chunked-loss pattern in plain PyTorch: the LM head and the per-ro
 rows at a time inside a non-reentrant checkpoint, so forward keeps only the (chunk, V) logits of the chunk at hand
 and backward recomputes them chunk by chunk. The teacher's rows are likewise made per chunk from its hidden
 states (or sliced from offline scores). The result equals the plain term (the mean over rows; tested).
+With `fused_loss = "liger"` the sequence term goes instead through Liger's fused linear + loss kernels (CUDA;
+`objectives/fused_loss_factory.py`), which take the hidden rows, the LM head weight and the teacher's hidden rows
+and head weight (KD) or the next-token targets (CE).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from training.objectives.fused_loss_factory import FusedLoss
 from training.objectives.ranking_losses import LossTerms, RecSysDistillationLoss
 from training.packed_batch import PackedBatch
 
@@ -72,8 +76,9 @@ def chunked_step_loss(
     scales: tuple[float, float],
     chunk_rows: int,
     teacher: TeacherRows | None = None,
+    fused: FusedLoss | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """A micro-batch's loss with the sequence term chunked; the label terms as in the plain path."""
+    """A micro-batch's loss with the sequence term chunked (or fused by Liger); the label terms as in the plain path."""
     device = next(module.parameters()).device
     targets = batch.next_ids.flatten()[positions].to(device)
     label_target = batch.label_target.to(device)
@@ -82,8 +87,14 @@ def chunked_step_loss(
         chunk_loss, name = divergence_chunks(loss.divergence, teacher.sequence_rows), "sequence_kd"
     else:
         chunk_loss, name = cross_entropy_chunks(targets), "sequence_ce"
-    label_logits, sequence = module(batch, positions, lambda head, h: chunked_mean(head, h, chunk_rows=chunk_rows,
-                                                                                   chunk_loss=chunk_loss))  # fmt: skip
+
+    def term(head: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+        if fused is None:
+            return chunked_mean(head, hidden, chunk_loss, chunk_rows)
+        teacher_hidden, teacher_weight = (teacher.hidden, teacher.head_weight) if teacher else (None, None)
+        return fused(hidden, typing.cast(Any, head).weight, targets, teacher_hidden, teacher_weight)
+
+    label_logits, sequence = module(batch, positions, term)
     empty = label_logits.new_zeros((0, label_logits.shape[-1]))
     student = LossTerms(label_logits, label_target, empty, targets[:0], label_scale=scales[0])
     if isinstance(loss, RecSysDistillationLoss):
@@ -99,11 +110,20 @@ def chunked_step_loss(
 
 
 class TeacherRows:
-    """The teacher's label logits (N, V) and its sequence rows on demand: from its hidden rows, or offline scores."""
+    """The teacher's label logits (N, V) and its sequence rows on demand: from its hidden rows, or offline scores.
 
-    def __init__(self, label_logits: torch.Tensor, sequence_rows: Callable[[slice], torch.Tensor]) -> None:
+    A live teacher also gives its (M, H) hidden rows and LM head weight (what Liger's fused kernel reads)."""
+
+    def __init__(
+        self,
+        label_logits: torch.Tensor,
+        sequence_rows: Callable[[slice], torch.Tensor],
+        hidden: torch.Tensor | None = None,
+        head_weight: torch.Tensor | None = None,
+    ) -> None:
         self.label_logits = label_logits
         self.sequence_rows = sequence_rows
+        self.hidden, self.head_weight = hidden, head_weight
 
 
 def teacher_rows(
@@ -130,4 +150,5 @@ def teacher_rows(
     assert teacher is not None
     with torch.no_grad():
         label_logits, hidden = teacher.label_logits_and_rows(batch, positions)
-    return TeacherRows(label_logits, teacher_head_rows(typing.cast(Any, teacher.model).lm_head, hidden))
+    head = typing.cast(Any, teacher.model).lm_head
+    return TeacherRows(label_logits, teacher_head_rows(head, hidden), hidden, head.weight)

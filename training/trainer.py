@@ -27,8 +27,10 @@ from training.distributed import (
     shard_model,
 )
 from training.global_batch import GlobalBatch, MicroBatch, check_divisible, row_generator
+from training.objectives.fused_loss_factory import build_fused_loss
 from training.objectives.ranking_losses import RecSysDistillationLoss, SupervisedRankingLoss
 from training.on_policy import on_policy_logits
+from training.optimizer_factory import build_optimizer
 from training.packed_batch import PackedBatch, pack_groups
 from training.packed_forward import sequence_positions
 from training.packed_lm import PackedLM, module_terms, set_checkpointing
@@ -70,6 +72,10 @@ class TrainConfig:
     precision: str = "fp32"
     # > 0: the sequence term's LM head and loss run this many rows at a time (training/chunked_sequence.py).
     sequence_chunk_rows: int = 0
+    # "liger": the sequence term through Liger-Kernel's fused linear + loss (CUDA; objectives/fused_loss_factory.py).
+    fused_loss: str = "none"
+    # "adamw8bit": torchao's AdamW with blockwise 8-bit moments (training/optimizer_factory.py); default float32.
+    optimizer: str = "adamw"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,15 +116,16 @@ class Trainer:
         if self.parallel.is_distributed and config.on_policy_fraction > 0:
             raise SetupError("on-policy KD runs in one process only; set on_policy_fraction=0 under torchrun")
         self.precision = Precision(device or torch.device("cpu"), config.precision)
+        self.fused = build_fused_loss(config.fused_loss, loss, self.precision.device, teacher_scores is not None,
+                                      config.on_policy_fraction > 0, self.parallel.is_distributed)  # fmt: skip
         self.model, self.examples, self.label_tokens = model, examples, label_tokens
         self.pad_id, self.config, self.loss, self.teacher = pad_id, config, loss, teacher
         self.out_dir = Path(out_dir)
         self.validator, self.validate_every = validator, validate_every
         self.module = self._train_module(model)
         self.teacher_module = self._teacher_module(teacher)
-        self.optimizer = torch.optim.AdamW(
-            self.module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.98)
-        )
+        self.optimizer = build_optimizer(config.optimizer, self.module.parameters(), config.learning_rate,
+                                         config.weight_decay, self.parallel.is_distributed)  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.step = 0
         self.seconds = 0.0
@@ -246,12 +253,11 @@ class Trainer:
         generators = [row_generator(cfg.seed, self.step, i) for i in micro.indices]
         positions = sequence_positions(batch, cfg.sequence_positions_per_row, generators)
         with self.precision.autocast():
-            if cfg.sequence_chunk_rows > 0:
+            if cfg.sequence_chunk_rows > 0 or self.fused is not None:
                 teacher_rows = self._teacher_rows(batch, positions, micro)
                 scales = (micro.label_scale, micro.sequence_scale)
-                loss, parts = chunked_step_loss(
-                    self.module, self.loss, batch, positions, scales, cfg.sequence_chunk_rows, teacher_rows
-                )
+                loss, parts = chunked_step_loss(self.module, self.loss, batch, positions, scales,
+                                                cfg.sequence_chunk_rows, teacher_rows, self.fused)  # fmt: skip
                 (loss * gradient_scale(self.parallel.world_size)).backward()
                 return self._shares(loss, parts, micro)
             student = module_terms(self.module, batch, positions, micro.label_scale, micro.sequence_scale)

@@ -26,7 +26,9 @@ from training.distributed import DistributedContext
 from training.evaluation.evaluation_table import evaluate_table
 from training.lora import add_lora, merge_lora, num_trainable
 from training.model_factory import build_model, num_parameters
+from training.objectives.fused_loss_factory import check_fused_loss
 from training.objectives.objective_factory import build_objective
+from training.optimizer_factory import check_optimizer
 from training.precision import resolve_device
 from training.recipes.model_init import check_labels, check_same_vocabulary, load_init_checkpoint, prune_teacher
 from training.recipes.pipeline_config import PipelineConfig
@@ -63,6 +65,9 @@ class Pipeline:
         # Under torchrun every rank runs the pipeline; rank 0 alone writes files and evaluates.
         self.parallel = DistributedContext.from_env()
         self.device = resolve_device(config.device, self.parallel.local_rank)
+        for train in (config.teacher_train, config.student_train):  # refused before any stage runs
+            check_fused_loss(train.fused_loss, self.device, self.parallel.is_distributed)
+            check_optimizer(train.optimizer, self.parallel.is_distributed)
         self.parallel.init(self.device)
         self.data = load_dataset(data_dir)
         if config.max_members:
