@@ -13,7 +13,8 @@ def test_presets_load_from_the_package_not_the_cwd(tmp_path: Path, monkeypatch: 
     monkeypatch.chdir(tmp_path)
     assert {"tiny", "smoke", "demo", "gpu"} <= set(preset_names())
     demo = load_config("demo")
-    assert demo.name == "demo" and demo.teacher_train.steps == 800 and demo.group_size == 12
+    assert demo.name == "demo" and demo.teacher_train.steps == 1600 and demo.group_size == 12
+    assert demo.prompt.label_rates
     assert load_config("smoke").is_plumbing_check and not demo.is_plumbing_check
 
 
