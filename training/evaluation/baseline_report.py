@@ -2,7 +2,9 @@
 
 "Strongest" is the baseline with the highest mean-over-tasks per-member AUC (the figure that matters for ranking
 one member's candidates); each other row gets Δ% of mean global AUC and of mean per-member AUC against it, each
-with a 95% paired interval over members (training/evaluation/bootstrap.py).
+with a 95% paired interval over members (training/evaluation/bootstrap.py). When the table has the as-of-cutoff
+rates baseline (which, unlike the train-period fits, sees nothing after a member's cutoff: rate_baseline.py) and
+it is not the strongest, every row is compared with it too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from training.evaluation.bootstrap import DeltaInterval, paired_auc_delta, paired_member_auc_delta
 from training.evaluation.evaluator import load_task_scores
+from training.evaluation.rate_baseline import RateBaseline
 
 
 def strongest_baseline(models: dict[str, Any]) -> str:
@@ -29,9 +32,11 @@ def baseline_report(table: dict[str, Any], command: str, num_resamples: int = 10
     models = {n: m for n, m in table["models"].items() if "error" not in m}
     tasks = table["tasks"]
     best = strongest_baseline(models)
-    reference = load_task_scores(models[best]["scores"])
+    names = [best] + [RateBaseline.name] * (RateBaseline.name in models and RateBaseline.name != best)
+    references = {name: load_task_scores(models[name]["scores"]) for name in names}
     head = ["model"] + [f"{t} {k}" for t in tasks for k in ("AUC", "member AUC", "NDCG@10")]
-    head += ["mean AUC", "mean member AUC", f"Δ% AUC vs {best} [95%]", f"Δ% member AUC vs {best} [95%]"]
+    head += ["mean AUC", "mean member AUC"]
+    head += [f"Δ% {k} vs {name} [95%]" for name in names for k in ("AUC", "member AUC")]
     lines = [
         f"Period: `{table['split']}` of `{table['data']}`; command: `{command}`",
         "",
@@ -41,9 +46,10 @@ def baseline_report(table: dict[str, Any], command: str, num_resamples: int = 10
     for name, m in models.items():
         cells = [name] + [_cell(m["tasks"][t][k]) for t in tasks for k in ("auc", "member_auc", "ndcg@10")]
         cells += [_cell(m["mean_auc"]), _cell(m["mean_member_auc"])]
-        if name == best:
-            cells += ["reference", "reference"]
-        else:
+        for reference_name, reference in references.items():
+            if name == reference_name:
+                cells += ["reference", "reference"]
+                continue
             scores = load_task_scores(m["scores"])
             cells.append(_delta(paired_auc_delta(reference, scores, num_resamples)))
             cells.append(_delta(paired_member_auc_delta(reference, scores, num_resamples)))

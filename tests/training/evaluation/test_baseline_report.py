@@ -43,3 +43,25 @@ def test_rows_are_paired_with_the_strongest_baseline(tmp_path: Path) -> None:
 def test_a_table_without_baselines_is_refused() -> None:
     with pytest.raises(ValueError, match="baseline"):
         strongest_baseline({"m": {"kind": "model", "mean_member_auc": 0.6}})
+
+
+def test_the_as_of_cutoff_baseline_is_a_second_reference_when_it_is_not_the_strongest(tmp_path: Path) -> None:
+    from training.evaluation.rate_baseline import RateBaseline
+
+    models = {
+        "strong": row(tmp_path, "strong", "baseline", 1.0),
+        RateBaseline.name: row(tmp_path, "rates-as-of-cutoff", "baseline", 0.3),
+        "model": row(tmp_path, "model", "model", 0.6),
+    }
+    table = {"split": "test", "data": "d", "tasks": ["t"], "models": models}
+    text = baseline_report(table, "slmrank evaluate …", num_resamples=100)
+    header = next(line for line in text.splitlines() if line.startswith("| model"))
+    assert header.count("vs strong") == 2 and header.count(f"vs {RateBaseline.name}") == 2
+    cells = {
+        line.split(" | ")[0]: line.rstrip(" |").split(" | ") for line in text.splitlines() if line.startswith("| ")
+    }
+    model = cells["| model"]
+    # Below the strong reference on member AUC, above the weaker as-of-cutoff one: the intervals say so.
+    assert float(model[-3].split("[")[1].split(",")[1].rstrip("]")) < 0
+    assert float(model[-1].split("[")[1].split(",")[0]) > 0
+    assert cells[f"| {RateBaseline.name}"][-2:] == ["reference", "reference"]

@@ -70,3 +70,22 @@ def test_tuning_picks_the_setting_best_on_val_and_refuses_an_empty_val() -> None
     assert config.reg == 0.5  # a penalty of 500 shrinks every factor to nothing
     with pytest.raises(ValueError, match="val"):
         tune_matrix_factorisation(train, [], "t")
+
+
+def test_the_rates_baseline_adds_member_and_item_offsets_as_of_each_cutoff(split) -> None:
+    from training.data.example_builder import cutoff_time, label_rates_for
+    from training.evaluation.rate_baseline import RateBaseline
+
+    baseline = RateBaseline(split, "test", "like")
+    rates = label_rates_for(split)
+    periods = split.members["2"]
+    cutoff = cutoff_time(periods, periods.test_start)
+    prior = rates.prior_before(cutoff)["like"]
+    member = rates.member(periods.events[: periods.test_start], cutoff)["like"]
+    for event in periods.test:
+        item = rates.item(event.item_id, cutoff)["like"]
+        assert baseline.score("2", event.item_id) == pytest.approx(min(max(member + item - prior, 1e-4), 1 - 1e-4))
+    # Within a member it orders candidates by item rate alone.
+    items = [e.item_id for e in periods.test]
+    by_score = sorted(items, key=lambda i: baseline.score("2", i))
+    assert [rates.item(i, cutoff)["like"] for i in by_score] == sorted(rates.item(i, cutoff)["like"] for i in items)
