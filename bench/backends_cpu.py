@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402 - after the sys.path set-up
 
 from loadtest.movielens import MovieLens  # noqa: E402 - after the sys.path set-up
+from loadtest.prompt_text import pseudo_rate  # noqa: E402 - after the sys.path set-up
 from loadtest.workload import WorkItem, Workload, WorkloadConfig  # noqa: E402 - after the sys.path set-up
 from ranking.backends.engine_command import EngineCommand, vllm_cpu_command  # noqa: E402 - after the sys.path set-up
 from ranking.backends.engine_process import EngineProcess  # noqa: E402 - after the sys.path set-up
@@ -188,8 +189,11 @@ def bench_warmup(url: str, model: Path, data: MovieLens, num_members: int) -> di
         batches = []
         for item in items:
             m = item.member
-            member = Member(m.id, m.profile, tuple(Interaction(h.item, h.action, h.timestamp) for h in m.history))
-            prompt = builder.build(member, [Candidate(c, t) for c, t in item.candidates], task)
+            history = tuple(Interaction(h.item, h.action, h.timestamp) for h in m.history)
+            # Load-test rates (the body the load tester sends): models that show label rates need them.
+            member = Member(m.id, m.profile, history, {task.name: pseudo_rate(m.id)})
+            cands = [Candidate(c, t, label_rates={task.name: pseudo_rate(c)}) for c, t in item.candidates]
+            prompt = builder.build(member, cands, task)
             batches.append(ScoreBatch(prompt.prefix_ids, prompt.suffix_ids, labels, m.id))
 
         async def go(policy=policy, batches=batches):

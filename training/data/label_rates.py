@@ -15,7 +15,9 @@ card's prior (docs/data.md).
 from __future__ import annotations
 
 import bisect
+import copy
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -82,3 +84,17 @@ def contract_text(prior: Mapping[str, float]) -> str:
         f"own interactions before the request, candidates[].label_rates over every member's interactions with "
         f"the item before the request; prior per task: {priors}"
     )
+
+
+def with_label_rates(example: dict[str, Any] | None, prior: Mapping[str, float]) -> dict[str, Any] | None:
+    """A /rank example request with the rates a model that shows them needs (each the prior, to 2 decimals)."""
+    if example is None:
+        return None
+    rates = {task: round(rate, 2) for task, rate in prior.items()}
+    out = copy.deepcopy(example)
+    if isinstance(out.get("member"), dict):
+        out["member"]["label_rates"] = dict(rates)
+    for candidate in out.get("candidates", []):
+        if isinstance(candidate, dict):
+            candidate["label_rates"] = dict(rates)
+    return out

@@ -20,7 +20,7 @@ from ranking.input_contract import InputContract
 from training.checkpoint_writer import MANIFEST_FILE, load_model, save_checkpoint, write_json
 from training.data.dataset_reader import load_dataset
 from training.data.example_builder import ExampleBuilder, label_rates_for
-from training.data.label_rates import contract_text
+from training.data.label_rates import contract_text, with_label_rates
 from training.data.split import ChronologicalSplit
 from training.distributed import DistributedContext
 from training.evaluation.evaluation_table import evaluate_table
@@ -223,7 +223,10 @@ class Pipeline:
         contract = self.data.spec.input_contract
         if not self.config.prompt.label_rates:
             return contract
-        return dataclasses.replace(contract, label_rates=contract_text(label_rates_for(self.split).prior))
+        prior = label_rates_for(self.split).prior
+        return dataclasses.replace(
+            contract, label_rates=contract_text(prior), example=with_label_rates(contract.example, prior)
+        )
 
     def train_config(self, model_stage: ModelStage) -> TrainConfig:
         return self.config.teacher_train if model_stage.is_teacher else self.config.student_train

@@ -122,3 +122,13 @@ def test_evaluation_rates_use_no_label_of_the_period_or_after(dataset: Dataset, 
     assert [g.suffix_ids for g in a.eval_groups("test", "like")] != [
         g.suffix_ids for g in c.eval_groups("test", "like")
     ]
+
+
+def test_the_card_example_gets_rates_for_every_task_and_the_original_stays() -> None:
+    from training.data.label_rates import with_label_rates
+
+    example = {"member": {"id": "u"}, "candidates": [{"id": "a", "text": "x"}, {"id": "b", "text": "y"}]}
+    out = with_label_rates(example, {"like": 0.4812, "love": 0.2049})
+    assert out is not None and out["member"]["label_rates"] == {"like": 0.48, "love": 0.2}
+    assert all(c["label_rates"] == {"like": 0.48, "love": 0.2} for c in out["candidates"])
+    assert "label_rates" not in example["member"] and with_label_rates(None, {"like": 0.5}) is None
