@@ -34,14 +34,20 @@ def history_line_text(line: HistoryLine) -> str:
     return prompt_template.history_line(line.action, line.item) + "\n"
 
 
-def prefix_text(profile: str | dict[str, Any] | None, history: Sequence[HistoryLine], task: Task) -> str:
-    """Instruction, profile and history, oldest first: the part shared by all k candidates."""
-    return prompt_template.prefix_text(task.instruction, profile, [(h.action, h.item) for h in history])
+def prefix_text(
+    profile: str | dict[str, Any] | None,
+    history: Sequence[HistoryLine],
+    task: Task,
+    member_rate: float | None = None,
+) -> str:
+    """Instruction, profile (and rate, for models that show rates) and history: the part all k share."""
+    lines = [(h.action, h.item) for h in history]
+    return prompt_template.prefix_text(task.instruction, profile, lines, member_rate)
 
 
-def suffix_text(candidate_text: str, task: Task, rates: tuple[float, float] | None = None) -> str:
-    """The candidate and the question (with the member's and item's rates, for models that show them)."""
-    return prompt_template.suffix_text(candidate_text, task.question, rates)
+def suffix_text(candidate_text: str, task: Task, item_rate: float | None = None) -> str:
+    """The candidate (and its rate) and the question; the label token comes right after `Answer:`."""
+    return prompt_template.suffix_text(candidate_text, task.question, item_rate)
 
 
 def pseudo_rate(key: str) -> float:

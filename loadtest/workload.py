@@ -101,11 +101,11 @@ class WorkItem:
 
     def prompt_texts(self) -> list[str]:
         """The k full prompts as text (shared member prefix + candidate suffix), for engine-direct targets."""
-        prefix = prefix_text(self.member.profile, self.member.history, self.task)
         if not self.label_rates:
+            prefix = prefix_text(self.member.profile, self.member.history, self.task)
             return [prefix + suffix_text(text, self.task) for _, text in self.candidates]
-        member_rate = pseudo_rate(self.member.id)
-        return [prefix + suffix_text(text, self.task, (member_rate, pseudo_rate(cid))) for cid, text in self.candidates]
+        prefix = prefix_text(self.member.profile, self.member.history, self.task, pseudo_rate(self.member.id))
+        return [prefix + suffix_text(text, self.task, pseudo_rate(cid)) for cid, text in self.candidates]
 
 
 class Workload:

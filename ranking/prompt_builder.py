@@ -83,10 +83,8 @@ class PromptBuilder:
     def build(self, member: Member, candidates: Sequence[Candidate | str], task: Task) -> RankPrompt:
         """The member prefix once and one suffix per candidate, as token ids."""
         prefix_ids, num_shown = self.member_prefix(member, task)
-        member_rate = task_rate(member.label_rates, task, "member") if self.config.label_rates else None
         suffixes = tuple(
-            tuple(self.candidate_suffix(c if isinstance(c, Candidate) else Candidate(c, c), task, member_rate))
-            for c in candidates
+            tuple(self.candidate_suffix(c if isinstance(c, Candidate) else Candidate(c, c), task)) for c in candidates
         )
         return RankPrompt(tuple(prefix_ids), suffixes, num_shown)
 
@@ -96,6 +94,8 @@ class PromptBuilder:
         head = [self.tokenizer.bos_token_id] if cfg.add_bos and self.tokenizer.bos_token_id is not None else []
         head += self._encode_fixed(tpl.instruction_line(task.instruction))
         head += self._encode(tpl.profile_line(member.profile))[: cfg.max_profile_len]
+        if cfg.label_rates:
+            head += self._encode(tpl.member_rate_line(task_rate(member.label_rates, task, "member")))
         head += self._encode_fixed(tpl.HISTORY_HEADER)
         lines = [self._history_line(h) for h in ordered_history(member.history)]
         budget = cfg.max_prefix_len - len(head)
@@ -113,16 +113,12 @@ class PromptBuilder:
         body = [tok for line in reversed(kept) for tok in line]
         return head + body, len(kept)
 
-    def candidate_suffix(self, candidate: Candidate, task: Task, member_rate: float | None = None) -> list[int]:
-        """`Candidate: <text>` under its budget, then the question (with the member's and the candidate's rates
-        when the model shows rates: `member_rate` is then required)."""
+    def candidate_suffix(self, candidate: Candidate, task: Task) -> list[int]:
+        """`Candidate: <text>` under its budget, its rate if the model shows rates, then the question."""
         ids = self._encode(tpl.candidate_line(candidate.text))[: self.config.max_candidate_len]
-        rates = None
         if self.config.label_rates:
-            if member_rate is None:
-                raise ValueError("this model shows label rates: candidate_suffix needs the member's rate")
-            rates = (member_rate, task_rate(candidate.label_rates, task, f"candidate {candidate.id}"))
-        return ids + self._encode_fixed(tpl.question_line(task.question, rates))
+            ids += self._encode(tpl.item_rate_line(task_rate(candidate.label_rates, task, f"candidate {candidate.id}")))
+        return ids + self._encode_fixed(tpl.question_line(task.question))
 
     def _history_line(self, interaction: Interaction) -> list[int]:
         ids = self._encode(tpl.history_line(interaction.action, interaction.item))

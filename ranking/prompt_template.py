@@ -15,11 +15,8 @@ EMPTY_HISTORY = "(none)\n"
 CANDIDATE_PREFIX = "Candidate: "
 ANSWER_CUE = " Answer:"
 UNKNOWN_PROFILE = "unknown"
-# Label rates go last, right before the answer cue: a small model reads a token 3-5 positions back long before it
-# learns to find one hundreds of tokens away (measured on the demo: placed after the profile, 500 steps left the
-# label loss at the prior).
-RATES_PREFIX = " Positive rates: member "
-RATES_ITEM = ", item "
+MEMBER_RATE_PREFIX = "\nMember's positive rate: "
+ITEM_RATE_PREFIX = "\nPositive rate among members: "
 # Rates are shown in steps of this many percent: a handful of tokens a small model learns to compare (BinLLM's
 # finding: collaborative signal reaches an LLM best as short discrete text).
 RATE_STEP_PERCENT = 5
@@ -69,24 +66,36 @@ def shown_rates() -> list[float]:
     return [p / 100 for p in range(0, 101, step)]
 
 
-def rates_text(member_rate: float, item_rate: float) -> str:
-    """` Positive rates: member 35%, item 70%`: the member's own past positive rate for the task and the
-    candidate's among members, shown between the question and the answer cue."""
-    return RATES_PREFIX + rate_text(member_rate) + RATES_ITEM + rate_text(item_rate)
+def member_rate_line(rate: float) -> str:
+    """The member's own past positive rate for the task, after the profile."""
+    return MEMBER_RATE_PREFIX + rate_text(rate)
 
 
-def question_line(question: str, rates: tuple[float, float] | None = None) -> str:
-    shown = rates_text(*rates) if rates is not None else ""
-    return f"\n{question}{shown}{ANSWER_CUE}"
+def item_rate_line(rate: float) -> str:
+    """The candidate's positive rate among other members for the task, after the candidate line."""
+    return ITEM_RATE_PREFIX + rate_text(rate)
 
 
-def prefix_text(instruction: str, profile: str | dict[str, Any] | None, history: Sequence[tuple[str, str]]) -> str:
-    """The whole member prefix as text, history as (action, item) oldest first, without token budgets."""
+def question_line(question: str) -> str:
+    return f"\n{question}{ANSWER_CUE}"
+
+
+def prefix_text(
+    instruction: str,
+    profile: str | dict[str, Any] | None,
+    history: Sequence[tuple[str, str]],
+    member_rate: float | None = None,
+) -> str:
+    """The whole member prefix as text, history as (action, item) oldest first, without token budgets.
+
+    `member_rate` only for models that show label rates (PromptConfig.label_rates).
+    """
     body = "".join(history_line(action, item) + "\n" for action, item in history) or EMPTY_HISTORY
-    return instruction_line(instruction) + profile_line(profile) + HISTORY_HEADER + body
+    rate = member_rate_line(member_rate) if member_rate is not None else ""
+    return instruction_line(instruction) + profile_line(profile) + rate + HISTORY_HEADER + body
 
 
-def suffix_text(candidate_text: str, question: str, rates: tuple[float, float] | None = None) -> str:
-    """The candidate and the question, then the label token; `rates` (member, item) only for models that show
-    label rates (PromptConfig.label_rates)."""
-    return candidate_line(candidate_text) + question_line(question, rates)
+def suffix_text(candidate_text: str, question: str, item_rate: float | None = None) -> str:
+    """The candidate (with its rate, for models that show rates) and the question; the label comes next."""
+    rate = item_rate_line(item_rate) if item_rate is not None else ""
+    return candidate_line(candidate_text) + rate + question_line(question)

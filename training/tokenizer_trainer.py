@@ -46,7 +46,7 @@ def corpus(split: ChronologicalSplit, label_rates: bool = False) -> Iterator[str
             text = head + tpl.question_line(task.question).lstrip("\n") + label + "\n"
             yield from (text for _ in range(LABEL_REPEATS))
     if label_rates:
-        lines = [tpl.rates_text(r, r) for r in tpl.shown_rates()]
+        lines = [tpl.member_rate_line(r) + tpl.item_rate_line(r) for r in tpl.shown_rates()]
         yield from (line for _ in range(LABEL_REPEATS // 4) for line in lines)
 
 

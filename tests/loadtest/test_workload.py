@@ -104,5 +104,5 @@ def test_requests_carry_rates_and_engine_prompts_show_them_only_for_rate_models(
     assert 0 <= body["member"]["label_rates"][DEMO_TASK.name] <= 1
     assert all(0 <= c["label_rates"][DEMO_TASK.name] <= 1 for c in body["candidates"])
     assert body == plain.rank_body()  # the same request either way: models without rates ignore them
-    assert not any(tpl.RATES_PREFIX in p for p in plain.prompt_texts())
-    assert all(p.count(tpl.RATES_PREFIX) == 1 and p.endswith(tpl.ANSWER_CUE) for p in rated.prompt_texts())
+    assert not any(tpl.ITEM_RATE_PREFIX in p or tpl.MEMBER_RATE_PREFIX in p for p in plain.prompt_texts())
+    assert all(p.count(tpl.ITEM_RATE_PREFIX) == 1 and tpl.MEMBER_RATE_PREFIX in p for p in rated.prompt_texts())

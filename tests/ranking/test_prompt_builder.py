@@ -127,13 +127,12 @@ def test_a_label_rates_prompt_equals_the_rendered_text_and_needs_the_task_rate()
     member = Member("u1", {"average rating": "3.9"}, history, {"like": 0.31})
     cand = Candidate("m1", "Casino (1995) | Crime|Drama", label_rates={"like": 0.88, "love": 0.2})
     prompt = builder.build(member, [cand], task)
-    text = tpl.prefix_text(task.instruction, member.profile, [("rated 4.5", history[0].item)])
+    text = tpl.prefix_text(task.instruction, member.profile, [("rated 4.5", history[0].item)], 0.31)
     encode = lambda t: tok.encode(t, add_special_tokens=False)  # noqa: E731
     assert list(prompt.prefix_ids) == [tok.bos_token_id, *encode(text)]
-    suffix = tpl.suffix_text(cand.text, task.question, (0.31, 0.88))
-    assert list(prompt.suffix_ids[0]) == encode(suffix)
-    assert suffix.endswith("Positive rates: member 30%, item 90% Answer:")
+    assert list(prompt.suffix_ids[0]) == encode(tpl.suffix_text(cand.text, task.question, 0.88))
+    assert "30%" in text and "90%" in tpl.suffix_text(cand.text, task.question, 0.88)
     plain = PromptBuilder(tok, PromptConfig(max_prefix_len=512)).build(member, [cand], task)
-    assert plain.prefix_ids == prompt.prefix_ids and plain.suffix_ids != prompt.suffix_ids
+    assert plain.prefix_ids != prompt.prefix_ids and plain.suffix_ids != prompt.suffix_ids
     with pytest.raises(ValueError, match="candidate m1 needs label_rates\\['love'\\]"):
         builder.build(Member("u1", None, history, {"love": 0.5}), [Candidate("m1", "x", label_rates={})], TASKS["love"])

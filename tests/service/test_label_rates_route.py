@@ -71,16 +71,14 @@ def test_scores_equal_plain_transformers_on_the_rendered_text(rates_client: Test
     model = AutoModelForCausalLM.from_pretrained(rates_model).eval()
     member = body["member"]
     history = sorted(member["history"], key=lambda h: h["timestamp"])
-    prefix = tpl.prefix_text(task.instruction, member["profile"], [(h["action"], h["item"]) for h in history])
+    prefix = tpl.prefix_text(
+        task.instruction, member["profile"], [(h["action"], h["item"]) for h in history], MEMBER_RATE
+    )
     encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
     label_ids = [encode(task.positive_label)[0], encode(task.negative_label)[0]]
     for cand, rate in zip(body["candidates"], ITEM_RATES, strict=True):
         # Prefix and suffix are tokenized apart, as the builder does, so the token ids are the same.
-        ids = [
-            tokenizer.bos_token_id,
-            *encode(prefix),
-            *encode(tpl.suffix_text(cand["text"], task.question, (MEMBER_RATE, rate))),
-        ]
+        ids = [tokenizer.bos_token_id, *encode(prefix), *encode(tpl.suffix_text(cand["text"], task.question, rate))]
         ((yes, no),) = plain_label_logprobs(model, [ids], label_ids)
         assert got[cand["id"]] == pytest.approx(plain_probability(yes, no), abs=1e-5)
     # The rates reach the model: other rates give other scores.

@@ -42,5 +42,5 @@ def test_a_label_rates_corpus_holds_every_shown_rate(split) -> None:
     assert rated[: len(plain)] == plain  # the rate lines only come on top
     extra = "".join(set(rated[len(plain) :]))
     for rate in tpl.shown_rates():
-        assert tpl.rates_text(rate, rate) in extra
-    assert not any(tpl.RATES_PREFIX in line for line in plain)
+        assert tpl.item_rate_line(rate) in extra and tpl.member_rate_line(rate) in extra
+    assert not any(tpl.ITEM_RATE_PREFIX in line for line in plain)
