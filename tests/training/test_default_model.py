@@ -29,11 +29,17 @@ def test_loads_offline_with_single_token_labels() -> None:
     resolve_all(tokenizer, TASKS.values(), model.config.vocab_size)  # raises on a bad label
 
 
-def test_small_and_traceable() -> None:
+def test_small_and_traceable(tmp_path: Path) -> None:
+    """The manifest's data digests are those of the shipped CSVs converted afresh (`slmrank data movielens`)."""
+    from training.data.movielens import MovieLens
+    from training.data.movielens_converter import movielens_dataset
+
     assert sum(f.stat().st_size for f in DEFAULT.iterdir()) <= MAX_SHIPPED_BYTES
     manifest = json.loads((DEFAULT / "manifest.json").read_text())
+    converted = movielens_dataset(MovieLens.load(DEFAULT_DATA_DIR)).save(tmp_path / "ml")
+    assert set(manifest["data"]["sha256"]) == {"dataset.json", "items.jsonl", "interactions.jsonl", "members.jsonl"}
     for name, digest in manifest["data"]["sha256"].items():
-        assert file_sha256(DEFAULT_DATA_DIR / name) == digest
+        assert file_sha256(converted / name) == digest, name
     assert manifest["metrics"]["mean_auc"] > 0.5
     card = ModelCard.load(DEFAULT)
     assert card.task_names == ["like", "love"]
