@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ranking.card import ModelCard
-from ranking.prompt_builder import PromptBuilder
-from training.data.example_builder import member_at
+from training.data.example_builder import ExampleBuilder
 from training.data.split import ChronologicalSplit
 
 
@@ -21,15 +20,16 @@ def history_shown(split: ChronologicalSplit, model_dir: Path, period: str = "tes
     from transformers import AutoTokenizer
 
     card = ModelCard.load(model_dir)
-    builder = PromptBuilder(AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True), card.prompt)
     task = card.tasks[0]  # the instruction's length differs a little per task; the first one stands for all
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    # The evaluation's own member rendering (label rates included when the card shows them).
+    examples = ExampleBuilder(split, tokenizer, card.prompt, [task.name])
     shown, available = [], []
     for periods in split.members.values():
         if not periods.period(period):
             continue
         start = periods.period_start(period)
-        member = member_at(split.data, periods, start, max_history=card.prompt.max_prefix_len)
-        shown.append(builder.member_prefix(member, task)[1])
+        shown.append(examples.builder.member_prefix(examples.member_for_index(periods, start), task)[1])
         available.append(start)
     if not shown:
         raise ValueError(f"no member has a {period} period")

@@ -31,3 +31,20 @@ def test_counts_match_the_prompt_builder_and_grow_with_the_budget(split: Chronol
         if p.test
     )
     assert (small["min_shown"], small["max_shown"]) == (counts[0], counts[-1])
+
+
+def test_a_label_rates_model_is_counted_with_its_rates_in_the_prefix(split: ChronologicalSplit, tokenizer, tmp_path):
+    from training.data.example_builder import ExampleBuilder
+
+    config = PromptConfig(max_prefix_len=128, max_profile_len=48, label_rates=True)
+    model = make_tiny_checkpoint(
+        tmp_path / "rates", tokenizer=tokenizer, card=ModelCard("tiny", tuple(TASKS.values()), config), num_layers=1
+    )
+    found = history_shown(split, model)
+    examples = ExampleBuilder(split, tokenizer, config, ["like"])
+    counts = sorted(
+        examples.builder.build(examples.member_for(p, "test"), [], TASKS["like"]).num_history_shown
+        for p in split.members.values()
+        if p.test
+    )
+    assert (found["min_shown"], found["max_shown"]) == (counts[0], counts[-1])
