@@ -95,7 +95,7 @@ class PromptBuilder:
         head += self._encode_fixed(tpl.instruction_line(task.instruction))
         head += self._encode(tpl.profile_line(member.profile))[: cfg.max_profile_len]
         if cfg.label_rates:
-            head += self._encode(tpl.member_rate_line(task_rate(member.label_rates, task, "member")))
+            head += self._encode_fixed(tpl.member_rate_line(task_rate(member.label_rates, task, "member")))
         head += self._encode_fixed(tpl.HISTORY_HEADER)
         lines = [self._history_line(h) for h in ordered_history(member.history)]
         budget = cfg.max_prefix_len - len(head)
@@ -117,7 +117,8 @@ class PromptBuilder:
         """`Candidate: <text>` under its budget, its rate if the model shows rates, then the question."""
         ids = self._encode(tpl.candidate_line(candidate.text))[: self.config.max_candidate_len]
         if self.config.label_rates:
-            ids += self._encode(tpl.item_rate_line(task_rate(candidate.label_rates, task, f"candidate {candidate.id}")))
+            rate = task_rate(candidate.label_rates, task, f"candidate {candidate.id}")
+            ids += self._encode_fixed(tpl.item_rate_line(rate))
         return ids + self._encode_fixed(tpl.question_line(task.question))
 
     def _history_line(self, interaction: Interaction) -> list[int]:
@@ -128,6 +129,7 @@ class PromptBuilder:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _encode_fixed(self, text: str) -> list[int]:
+        """Text from a small fixed set (instructions, questions, the 21 shown rates), tokenized once."""
         if text not in self._fixed:
             self._fixed[text] = self._encode(text)
         return self._fixed[text]
