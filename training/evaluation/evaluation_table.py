@@ -13,7 +13,7 @@ from typing import Any
 
 from ranking.card import ModelCard
 from training.checkpoint_writer import write_json
-from training.data.example_builder import ExampleBuilder, RankGroup
+from training.data.example_builder import ExampleBuilder, RankGroup, label_rates_for
 from training.data.split import ChronologicalSplit
 from training.evaluation.baselines import BiasBaseline, PopularityBaseline
 from training.evaluation.evaluator import evaluate_checkpoint, save_task_scores, score_baseline, summarise
@@ -93,6 +93,7 @@ def baseline_results(
     train = split.period_events("train")
     popularity = PopularityBaseline(train)
     factorisations, tuning = matrix_factorisations(split, tasks)
+    rates = label_rates_for(split)  # built once, shared by every task's rates baseline
     per_baseline = {
         popularity.name: ({t: score_baseline(popularity, split, period, t) for t in tasks}, "rank_score"),
         BiasBaseline.name: (
@@ -104,7 +105,7 @@ def baseline_results(
             "probability",
         ),
         RateBaseline.name: (
-            {t: score_baseline(RateBaseline(split, period, t), split, period, t) for t in tasks},
+            {t: score_baseline(RateBaseline(split, period, t, rates), split, period, t) for t in tasks},
             "probability",
         ),
     }

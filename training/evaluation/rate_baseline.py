@@ -9,6 +9,7 @@ the member's cutoff): P = prior + (member rate - prior) + (item rate - prior), c
 from __future__ import annotations
 
 from training.data.example_builder import cutoff_time, label_rates_for
+from training.data.label_rates import LabelRates
 from training.data.split import ChronologicalSplit
 
 EPSILON = 1e-4
@@ -20,8 +21,9 @@ class RateBaseline:
     name = "user+item rates, as of cutoff"
     is_probability = True
 
-    def __init__(self, split: ChronologicalSplit, period: str, task: str) -> None:
-        self.rates = label_rates_for(split)
+    def __init__(self, split: ChronologicalSplit, period: str, task: str, rates: LabelRates | None = None) -> None:
+        """`rates`: the split's label rates when the caller already has them (one per task otherwise)."""
+        self.rates = rates if rates is not None else label_rates_for(split)
         self.task = task
         self.cutoffs: dict[str, int] = {}
         self.member_rates: dict[str, float] = {}

@@ -19,7 +19,7 @@ from ranking.card import ModelCard
 from ranking.input_contract import InputContract
 from training.checkpoint_writer import MANIFEST_FILE, load_model, save_checkpoint, write_json
 from training.data.dataset_reader import load_dataset
-from training.data.example_builder import ExampleBuilder, label_rates_for
+from training.data.example_builder import ExampleBuilder
 from training.data.label_rates import contract_text, with_label_rates
 from training.data.split import ChronologicalSplit
 from training.distributed import DistributedContext
@@ -223,7 +223,9 @@ class Pipeline:
         contract = self.data.spec.input_contract
         if not self.config.prompt.label_rates:
             return contract
-        prior = label_rates_for(self.split).prior
+        rates = self.examples().rates  # the ones the run's prompts were built with, computed once
+        assert rates is not None  # the builder has them whenever prompt.label_rates is on
+        prior = rates.prior
         return dataclasses.replace(
             contract, label_rates=contract_text(prior), example=with_label_rates(contract.example, prior)
         )

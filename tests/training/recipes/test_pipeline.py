@@ -55,3 +55,25 @@ def test_smoke_pipeline_produces_loadable_checkpoints(tmp_path: Path) -> None:
 def test_configs_are_frozen() -> None:
     with pytest.raises(AttributeError):
         SMOKE.name = "x"  # type: ignore[misc]
+
+
+def test_a_label_rates_run_writes_the_rates_contract_into_its_cards(dataset, tmp_path: Path) -> None:
+    """The card says how to compute the rates, with the run's train-period priors, and its example carries them."""
+    import dataclasses
+
+    from training.data.example_builder import label_rates_for
+    from training.data.split import ChronologicalSplit
+
+    tiny = load_config("tiny")
+    config = dataclasses.replace(tiny, prompt=dataclasses.replace(tiny.prompt, label_rates=True))
+    dataset.save(tmp_path / "data")
+    pipeline = Pipeline(config, tmp_path / "run", tmp_path / "data")
+    pipeline.prepare_tokenizer(tmp_path / "run" / "tokenizer")
+    contract = pipeline.input_contract()
+    prior = label_rates_for(ChronologicalSplit(dataset)).prior
+    assert contract.label_rates is not None
+    assert all(f"{task} {rate:.4f}" in contract.label_rates for task, rate in prior.items())
+    assert contract.example is not None
+    assert contract.example["member"]["label_rates"] == {task: round(rate, 2) for task, rate in prior.items()}
+    plain = Pipeline(tiny, tmp_path / "plain", tmp_path / "data")
+    assert plain.input_contract().label_rates is None
