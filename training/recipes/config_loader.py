@@ -45,7 +45,14 @@ def load_config(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pipe
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     for override in overrides:
         apply_override(data, override)
+    inherit(data, "sft_train", "student_train")
     return build(PipelineConfig, data, "")
+
+
+def inherit(data: dict[str, Any], section: str, base: str) -> None:
+    """A present `section` starts from `base`'s keys: `[sft_train] steps = 3200` changes only the steps."""
+    if section in data and isinstance(data[section], dict) and isinstance(data.get(base, {}), dict):
+        data[section] = {**data.get(base, {}), **data[section]}
 
 
 def apply_override(data: dict[str, Any], override: str) -> None:
@@ -85,6 +92,7 @@ def build(cls: type, data: Mapping[str, Any], where: str) -> Any:
 
 
 def _value(hint: Any, value: Any, where: str) -> Any:
+    hint = _optional_dataclass(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return build(hint, value, where)
     origin = typing.get_origin(hint)
@@ -98,6 +106,14 @@ def _value(hint: Any, value: Any, where: str) -> Any:
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: {value!r} must be {expected.__name__}")
     return value
+
+
+def _optional_dataclass(hint: Any) -> Any:
+    """`SomeConfig | None` -> SomeConfig (a section that may be absent); any other hint unchanged."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if len(args) == 1 and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return hint
 
 
 def _scalar(hint: Any) -> type:

@@ -65,7 +65,7 @@ class Pipeline:
         # Under torchrun every rank runs the pipeline; rank 0 alone writes files and evaluates.
         self.parallel = DistributedContext.from_env()
         self.device = resolve_device(config.device, self.parallel.local_rank)
-        for train in (config.teacher_train, config.student_train):  # refused before any stage runs
+        for train in config.train_configs:  # refused before any stage runs
             check_fused_loss(train.fused_loss, self.device, self.parallel.is_distributed)
             check_optimizer(train.optimizer, self.parallel.is_distributed)
         self.parallel.init(self.device)
@@ -231,7 +231,9 @@ class Pipeline:
         )
 
     def train_config(self, model_stage: ModelStage) -> TrainConfig:
-        return self.config.teacher_train if model_stage.is_teacher else self.config.student_train
+        if model_stage.is_teacher:
+            return self.config.teacher_train
+        return self.config.student_train if model_stage.objective == "kd" else self.config.sft_config
 
     def scores_fingerprint(self) -> dict[str, Any]:
         """What besides the TrainConfig a student's batches depend on (checked when scores are read)."""

@@ -66,6 +66,9 @@ class PipelineConfig:
     student: ModelConfig = field(default_factory=ModelConfig)
     teacher_train: TrainConfig = field(default_factory=TrainConfig)
     student_train: TrainConfig = field(default_factory=TrainConfig)
+    # The SFT student's schedule; None: student_train's. In a config file `[sft_train]` starts from
+    # `[student_train]` and changes only the keys it sets (config_loader.py).
+    sft_train: TrainConfig | None = None
     split: SplitConfig = field(default_factory=SplitConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     init: InitConfig = field(default_factory=InitConfig)
@@ -90,3 +93,13 @@ class PipelineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def train_configs(self) -> tuple[TrainConfig, ...]:
+        """Every stage's TrainConfig: the teacher's, the KD student's and the SFT student's."""
+        return self.teacher_train, self.student_train, self.sft_config
+
+    @property
+    def sft_config(self) -> TrainConfig:
+        """The SFT student's TrainConfig (student_train's unless sft_train is set)."""
+        return self.sft_train or self.student_train

@@ -14,6 +14,7 @@ def test_presets_load_from_the_package_not_the_cwd(tmp_path: Path, monkeypatch: 
     assert {"tiny", "smoke", "demo", "gpu"} <= set(preset_names())
     demo = load_config("demo")
     assert demo.name == "demo" and demo.teacher_train.steps == 1600 and demo.group_size == 12
+    assert demo.sft_config.steps == 2 * demo.student_train.steps
     assert demo.prompt.label_rates
     assert load_config("smoke").is_plumbing_check and not demo.is_plumbing_check
 
@@ -47,3 +48,17 @@ def test_file_and_unknown_preset(tmp_path: Path) -> None:
     path.write_text('name = "x"\nbogus = 1\n')
     with pytest.raises(ConfigError, match="unknown key bogus"):
         load_config(path)
+
+
+def test_sft_train_starts_from_student_train(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "m"\n[student_train]\nsteps = 3\nlearning_rate = 0.5\n[sft_train]\nsteps = 7\n')
+    cfg = load_config(path)
+    assert cfg.student_train.steps == 3 and cfg.sft_config.steps == 7 and cfg.sft_config.learning_rate == 0.5
+    smoke = load_config("smoke")
+    assert smoke.sft_train is None and smoke.sft_config == smoke.student_train
+    over = load_config("smoke", ["sft_train.steps=9", "student_train.warmup_steps=1"])
+    assert over.sft_config.steps == 9 and over.sft_config.warmup_steps == 1
+    assert over.sft_config.groups_per_step == smoke.student_train.groups_per_step
+    with pytest.raises(ConfigError, match=r"unknown key sft_train\.bogus"):
+        load_config("smoke", ["sft_train.bogus=1"])

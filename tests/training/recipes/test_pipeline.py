@@ -77,3 +77,21 @@ def test_a_label_rates_run_writes_the_rates_contract_into_its_cards(dataset, tmp
     assert contract.example["member"]["label_rates"] == {task: round(rate, 2) for task, rate in prior.items()}
     plain = Pipeline(tiny, tmp_path / "plain", tmp_path / "data")
     assert plain.input_contract().label_rates is None
+
+
+def test_the_sft_student_trains_on_its_own_schedule(dataset, tmp_path: Path) -> None:
+    """`[sft_train]` changes the SFT student's schedule alone; the KD student and the teacher keep theirs."""
+    from training.recipes.pipeline import STUDENTS, TEACHER
+
+    config = load_config("tiny", ["student_train.steps=2", "sft_train.steps=3", "sft_train.learning_rate=0.5"])
+    dataset.save(tmp_path / "data")
+    pipeline = Pipeline(config, tmp_path / "run", tmp_path / "data")
+    kd, sft = STUDENTS
+    assert pipeline.train_config(kd) == config.student_train
+    assert pipeline.train_config(TEACHER) == config.teacher_train
+    assert pipeline.train_config(sft).steps == 3 and pipeline.train_config(sft).learning_rate == 0.5
+    assert pipeline.train_config(sft).groups_per_step == config.student_train.groups_per_step
+    pipeline.stage("tokenizer", pipeline.prepare_tokenizer)
+    pipeline.train_stage(sft)
+    log = (tmp_path / "run" / sft.name / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log if "loss" in line] == [1, 2, 3]
