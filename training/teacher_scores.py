@@ -25,6 +25,7 @@ from training.objectives.ranking_losses import LossTerms
 from training.packed_batch import pack_groups
 from training.packed_forward import sequence_positions
 from training.packed_lm import PackedLM
+from training.prefix_schedule import PrefixSchedule
 from training.setup_error import SetupError
 from training.trainer import TrainConfig
 
@@ -67,11 +68,12 @@ def write_teacher_scores(
     """Score every step of `train` with the teacher into out_dir (one file per step, resumable)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     module = PackedLM(teacher.eval())
+    prefixes = PrefixSchedule(examples, train)  # the student's steps, curriculum included
     for step in range(train.steps):
         path = step_file(out_dir, step)
         if path.exists():
             continue
-        groups = examples.train_groups(np.random.default_rng([train.seed, step]), train.groups_per_step)
+        groups = prefixes.at(step).train_groups(np.random.default_rng([train.seed, step]), train.groups_per_step)
         rows: list[dict[str, torch.Tensor]] = []
         for start in range(0, len(groups), config.groups_per_batch):
             chunk = list(range(start, min(start + config.groups_per_batch, len(groups))))

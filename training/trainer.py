@@ -35,6 +35,7 @@ from training.packed_batch import PackedBatch, pack_groups
 from training.packed_forward import sequence_positions
 from training.packed_lm import PackedLM, module_terms, set_checkpointing
 from training.precision import Precision
+from training.prefix_schedule import PrefixSchedule
 from training.setup_error import SetupError
 from training.train_state import load_train_state, save_train_state
 
@@ -76,6 +77,10 @@ class TrainConfig:
     fused_loss: str = "none"
     # "adamw8bit": torchao's AdamW with blockwise 8-bit moments (training/optimizer_factory.py); default float32.
     optimizer: str = "adamw"
+    # Prefix curriculum (training/prefix_schedule.py): the first `short_prefix_steps` steps build prompts with a
+    # `short_prefix_len`-token member prefix instead of the card's max_prefix_len; 0: every step at the card's.
+    short_prefix_len: int = 0
+    short_prefix_steps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +124,7 @@ class Trainer:
         self.fused = build_fused_loss(config.fused_loss, loss, self.precision.device, teacher_scores is not None,
                                       config.on_policy_fraction > 0, self.parallel.is_distributed)  # fmt: skip
         self.model, self.examples, self.label_tokens = model, examples, label_tokens
+        self.prefixes = PrefixSchedule(examples, config)
         self.pad_id, self.config, self.loss, self.teacher = pad_id, config, loss, teacher
         self.out_dir = Path(out_dir)
         self.validator, self.validate_every = validator, validate_every
@@ -226,7 +232,8 @@ class Trainer:
     def train_step(self) -> tuple[float, dict[str, float]]:
         """One optimiser step on the global batch of (seed, step), whatever the world size and accumulation."""
         cfg = self.config
-        groups = self.examples.train_groups(np.random.default_rng([cfg.seed, self.step]), cfg.groups_per_step)
+        examples = self.prefixes.at(self.step)
+        groups = examples.train_groups(np.random.default_rng([cfg.seed, self.step]), cfg.groups_per_step)
         plan = GlobalBatch(groups, cfg.sequence_positions_per_row)
         generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
         on_policy = cfg.on_policy_fraction > 0 and torch.rand(1, generator=generator).item() < cfg.on_policy_fraction

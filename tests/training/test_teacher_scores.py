@@ -107,3 +107,21 @@ def test_chunked_student_from_scores_follows_on_the_fly_kd(teacher_run, tmp_path
     assert cli("train", "student", "--objective", "kd", "--data", data, "--out", live, *RUN) == 0
     chunked = student_from_scores(data, run, tmp_path / "chunked", "--set", "student_train.sequence_chunk_rows=16")
     assert losses(chunked) == pytest.approx(losses(live), abs=1e-5)
+
+
+def test_a_prefix_curriculum_reaches_the_offline_scores(teacher_run, tmp_path: Path) -> None:
+    """Scores written under a curriculum are the ones the student's short and full steps need, step for step."""
+    data, run = teacher_run
+    budget = ["--set", "prompt.max_profile_len=8"]  # so a 72-token prefix is valid and cuts this data's histories
+    curriculum = [*budget, "--set", "student_train.short_prefix_steps=4", "--set", "student_train.short_prefix_len=72"]
+    live, plain, offline = tmp_path / "live", tmp_path / "plain", tmp_path / "offline"
+    for out, extra in ((live, curriculum), (plain, budget)):
+        shutil.copytree(run, out)
+        assert cli("train", "student", "--objective", "kd", "--data", data, "--out", out, *RUN, *extra) == 0
+    shutil.copytree(run, offline)
+    assert cli("train", "teacher-scores", "--data", data, "--out", offline, *RUN, *curriculum) == 0
+    scores = f"teacher_scores.path={json.dumps(str(offline / 'teacher-scores'))}"
+    args = ["--data", data, "--out", offline, *RUN, *curriculum, "--set", scores]
+    assert cli("train", "student", "--objective", "kd", *args) == 0
+    assert losses(offline) == pytest.approx(losses(live), abs=1e-5)
+    assert losses(live) != pytest.approx(losses(plain), abs=1e-5)  # its short steps saw shorter prompts

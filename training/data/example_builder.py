@@ -9,8 +9,9 @@ the service builds its prompts, so training and serving see the same tokens.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -102,6 +103,13 @@ class ExampleBuilder:
         ]
         if not self._starts:
             raise ValueError("no train-period interactions to build training groups from")
+
+    def with_prefix_len(self, max_prefix_len: int) -> ExampleBuilder:
+        """The same examples (split, rates, targets) with prompts built to a different member-prefix budget."""
+        other = copy.copy(self)
+        config = replace(self.builder.config, max_prefix_len=max_prefix_len)
+        other.builder = PromptBuilder(self.builder.tokenizer, config)
+        return other
 
     @property
     def num_train_targets(self) -> int:

@@ -30,6 +30,7 @@ from training.objectives.fused_loss_factory import check_fused_loss
 from training.objectives.objective_factory import build_objective
 from training.optimizer_factory import check_optimizer
 from training.precision import resolve_device
+from training.prefix_schedule import check_prefix_schedule
 from training.recipes.model_init import check_labels, check_same_vocabulary, load_init_checkpoint, prune_teacher
 from training.recipes.pipeline_config import PipelineConfig
 from training.recipes.validation import val_member_auc
@@ -65,9 +66,10 @@ class Pipeline:
         # Under torchrun every rank runs the pipeline; rank 0 alone writes files and evaluates.
         self.parallel = DistributedContext.from_env()
         self.device = resolve_device(config.device, self.parallel.local_rank)
-        for train in config.train_configs:  # refused before any stage runs
+        for section, train in config.train_configs.items():  # refused before any stage runs
             check_fused_loss(train.fused_loss, self.device, self.parallel.is_distributed)
             check_optimizer(train.optimizer, self.parallel.is_distributed)
+            check_prefix_schedule(train, config.prompt, section)
         self.parallel.init(self.device)
         self.data = load_dataset(data_dir)
         if config.max_members:

@@ -95,9 +95,9 @@ class PipelineConfig:
         return asdict(self)
 
     @property
-    def train_configs(self) -> tuple[TrainConfig, ...]:
-        """Every stage's TrainConfig: the teacher's, the KD student's and the SFT student's."""
-        return self.teacher_train, self.student_train, self.sft_config
+    def train_configs(self) -> dict[str, TrainConfig]:
+        """Every stage's TrainConfig by its section: the teacher's, the KD student's and the SFT student's."""
+        return {"teacher_train": self.teacher_train, "student_train": self.student_train, "sft_train": self.sft_config}
 
     @property
     def sft_config(self) -> TrainConfig:
