@@ -123,8 +123,8 @@ class Trainer:
         self.precision = Precision(device or torch.device("cpu"), config.precision)
         self.fused = build_fused_loss(config.fused_loss, loss, self.precision.device, teacher_scores is not None,
                                       config.on_policy_fraction > 0, self.parallel.is_distributed)  # fmt: skip
-        self.model, self.examples, self.label_tokens = model, examples, label_tokens
-        self.prefixes = PrefixSchedule(examples, config)
+        self.model, self.label_tokens = model, label_tokens
+        self.prefixes = PrefixSchedule(examples, config)  # every step draws its groups through the schedule
         self.pad_id, self.config, self.loss, self.teacher = pad_id, config, loss, teacher
         self.out_dir = Path(out_dir)
         self.validator, self.validate_every = validator, validate_every
