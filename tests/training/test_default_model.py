@@ -45,3 +45,20 @@ def test_small_and_traceable(tmp_path: Path) -> None:
     assert card.task_names == ["like", "love"]
     assert card.tasks == tuple(TASKS.values())  # the card carries the demo's tasks, text for text
     assert "Harper" in (DEFAULT / "README.md").read_text()
+
+
+def test_the_demo_preset_is_what_the_shipped_model_was_trained_with() -> None:
+    """The README's reproduce command (`--config demo`) must give the shipped model's recipe: prompt budgets (the
+    card), student shape, KD schedule (prefix curriculum included), distillation and split (the manifest)."""
+    from dataclasses import asdict
+
+    from training.recipes.config_loader import load_config
+
+    demo = load_config("demo")
+    manifest = json.loads((DEFAULT / "manifest.json").read_text())
+    assert ModelCard.load(DEFAULT).prompt == demo.prompt
+    assert manifest["stage"] == "student-kd"
+    assert manifest["train_config"] == asdict(demo.student_train)
+    assert manifest["init"]["model_config"] == asdict(demo.student)
+    assert manifest["distill"] == asdict(demo.distill)
+    assert manifest["split"] == asdict(demo.split)
