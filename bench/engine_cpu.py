@@ -41,15 +41,14 @@ from ranking.member import Candidate, Interaction, Member
 from ranking.model_loader import LoadedModel, load_checkpoint
 from ranking.prompt_builder import PromptBuilder, PromptConfig, RankPrompt
 from ranking.scorer import ScoreBatch
-from training.data.movielens_tasks import movielens_tasks
+from training.data.label_rates import smoothed_rate
+from training.data.movielens_tasks import MOVIELENS_TASKS, movielens_tasks
 
 TASKS = movielens_tasks()
 
 DATA = Path("data/movielens-latest-small")
 RESULTS = Path("bench/results")
 PROMPT = PromptConfig(max_prefix_len=1536, max_profile_len=64, max_item_len=48, max_candidate_len=48)
-LIKE = 4.0  # the `like` task's threshold, for the label rates a card may ask for
-PRIOR_WEIGHT = 10  # rates smoothed towards the mean as the converter's are (speed only: no cutoff needed here)
 
 
 def read_movielens(data_dir: Path) -> tuple[dict[str, str], dict[str, list[tuple[int, str, float]]]]:
@@ -65,7 +64,8 @@ def read_movielens(data_dir: Path) -> tuple[dict[str, str], dict[str, list[tuple
 
 def like_rates(ratings: dict[str, list[tuple[int, str, float]]]) -> tuple[dict[str, float], dict[str, float]]:
     """Smoothed `like` rates by member and by movie over all ratings: prompt text of the right shape, not features."""
-    rows = [(u, m, r >= LIKE) for u, rated in ratings.items() for _, m, r in rated]
+    like = MOVIELENS_TASKS["like"]
+    rows = [(u, m, like.is_positive(r)) for u, rated in ratings.items() for _, m, r in rated]
     prior = sum(y for *_, y in rows) / len(rows)
 
     def smoothed(key: int) -> dict[str, float]:
@@ -73,7 +73,7 @@ def like_rates(ratings: dict[str, list[tuple[int, str, float]]]) -> tuple[dict[s
         for row in rows:
             c = counts.setdefault(row[key], [0, 0])
             c[0], c[1] = c[0] + row[2], c[1] + 1
-        return {k: (pos + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT) for k, (pos, n) in counts.items()}
+        return {k: smoothed_rate(pos, n, prior) for k, (pos, n) in counts.items()}
 
     return smoothed(0), smoothed(1)
 
@@ -210,7 +210,7 @@ async def bench_k(loaded: LoadedModel, engines: dict[str, EmbeddedEngine], promp
     latencies[mode], scores[mode], shares[mode] = burst
     cpu[mode] = [burst_cpu / len(prompts)] * len(prompts)
     ref = torch.tensor(scores[next(iter(plain_modes))])
-    rows = []
+    shape, rows = decoder_shape(loaded), []
     for mode, values in latencies.items():
         extra = {
             "cached_share": sum(c for c, _ in shares[mode]) / sum(t for _, t in shares[mode]),
@@ -221,7 +221,7 @@ async def bench_k(loaded: LoadedModel, engines: dict[str, EmbeddedEngine], promp
         if mode.startswith("(e)"):
             row["candidates_per_s"] = k * len(values) / max(values)  # requests overlap: wall time, not the sum
         # The floor of what the task needs: a first request its prefix and suffixes, a repeat only its suffixes.
-        row["floor_ms"] = floor_ms(decoder_shape(loaded), rate, prompts, cached=mode[:3] in ("(d)", "(e)"))
+        row["floor_ms"] = floor_ms(shape, rate, prompts, cached=mode[:3] in ("(d)", "(e)"))
         row["p50_over_floor"] = row["p50_ms"] / row["floor_ms"]
         rows.append(row)
     # A repeat request still computes every suffix token; a first request computes the prefix too. The ratio
