@@ -23,6 +23,15 @@ class DecoderShape:
     head_dim: int
     vocab_size: int
 
+    @classmethod
+    def of(cls, config) -> DecoderShape:
+        """The shape of a transformers decoder config (a checkpoint's own)."""
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        return cls(
+            config.model_type, config.hidden_size, config.intermediate_size, config.num_hidden_layers,
+            config.num_attention_heads, config.num_key_value_heads, head_dim, config.vocab_size,
+        )  # fmt: skip
+
     def linear_params(self) -> int:
         """Weights multiplied once per computed token, per layer summed (attention projections + gated MLP)."""
         q_out, kv_out = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim

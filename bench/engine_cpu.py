@@ -171,15 +171,6 @@ def floor_ms(shape: DecoderShape, rate: float, prompts: list[RankPrompt], cached
     return statistics.mean(flops) / rate * 1000
 
 
-def decoder_shape(loaded: LoadedModel) -> DecoderShape:
-    c = loaded.model.config
-    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-    return DecoderShape(
-        c.model_type, c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_attention_heads,
-        c.num_key_value_heads, head_dim, c.vocab_size,
-    )  # fmt: skip
-
-
 async def bench_k(loaded: LoadedModel, engines: dict[str, EmbeddedEngine], prompts, label_ids, k, rate) -> list[dict]:
     """All modes for one k; modes interleaved member by member so CPU contention from other jobs hits each alike."""
     plain_modes = {"(a) transformers, full prompts, batch 1": 1}
@@ -210,7 +201,7 @@ async def bench_k(loaded: LoadedModel, engines: dict[str, EmbeddedEngine], promp
     latencies[mode], scores[mode], shares[mode] = burst
     cpu[mode] = [burst_cpu / len(prompts)] * len(prompts)
     ref = torch.tensor(scores[next(iter(plain_modes))])
-    shape, rows = decoder_shape(loaded), []
+    shape, rows = DecoderShape.of(loaded.model.config), []
     for mode, values in latencies.items():
         extra = {
             "cached_share": sum(c for c, _ in shares[mode]) / sum(t for _, t in shares[mode]),
