@@ -109,13 +109,22 @@ def test_quantized_export_scores_like_dense_in_our_engine(model_type: str, schem
     config = QuantizeConfig(scheme=scheme, group_size=16)
     layers = quantize_model(model, sequences(), config)
     export_compressed(model, layers, config.to_scheme(), tmp_path)
+    suffixes = [IDS[12:14], IDS[14:17], IDS[17:]]
+    weights_only = load_quantized_model(tmp_path, dtype=torch.float32, device="cpu", simulate_activations=False)
+    weights_only.config._attn_implementation = "eager"
+    plain = plain_label_logprobs(weights_only, IDS[:12], suffixes, list(range(128)))
+    torch.testing.assert_close(engine_logprobs(weights_only), plain, atol=1e-5, rtol=0)
     quantized = load_quantized_model(tmp_path, dtype=torch.float32, device="cpu")
     quantized.config._attn_implementation = "eager"
     ours = engine_logprobs(quantized)
-    suffixes = [IDS[12:14], IDS[14:17], IDS[17:]]
-    torch.testing.assert_close(
-        ours, plain_label_logprobs(quantized, IDS[:12], suffixes, list(range(128))), atol=1e-5, rtol=0
-    )
+    # Quantizing activations is a step function: the engine's batched pass and the plain one agree to ~1e-6
+    # before it, and a value within that of a rounding boundary lands on the neighbouring level in one of them
+    # (qwen3 W8A8 on an AVX2 CPU: 0.027, every other case ~1e-6). So 1e-5 holds for the weights above and a
+    # one-level bound here; the activations must still be quantized (the first assertion).
+    plain_quantized = plain_label_logprobs(quantized, IDS[:12], suffixes, list(range(128)))
+    if scheme != "w4a16":
+        assert float((plain_quantized - plain).abs().max()) > 1e-3, f"{scheme}: activations were not quantized"
+    torch.testing.assert_close(ours, plain_quantized, atol=0.05, rtol=0)
     drift = float((ours - dense).abs().max() / dense.std())
     assert drift < SCHEME_TOLERANCE[scheme], f"{model_type} {scheme}: max |Δ log-prob| / std {drift:.3f}"
 

@@ -4,12 +4,18 @@ The whole export path on the shipped model (`models/default`, trained weights, s
 ones): `slmrank compress prune` (MLP neurons and GQA heads physically removed) then `slmrank compress quantize`
 to compressed-tensors, served by vLLM 0.32 CPU. Tolerances, from measured runs:
 * FP8: vLLM CPU dequantizes FP8 weights and keeps float32 activations, so it agrees like a dense model (~3e-6).
-* INT8 W8A8: vLLM runs a real oneDNN int8 GEMM on per-token int8 activations; its rounding differs from
-  our float simulation (measured ~0.02 on the unpruned student). On a random model with large weights the
-  gap grows to ~0.16, so this test uses trained weights.
+* INT8 W8A8: vLLM runs a real int8 GEMM on per-token int8 activations; its rounding differs from our float
+  simulation (measured ~0.02 on the unpruned student with the AVX-512 BF16 build's kernel). On a random model
+  with large weights the gap grows to ~0.16, so this test uses trained weights.
 * W4A16: vLLM's CPU kernel needs bfloat16 activations, so that case carries bf16 error (~0.035, as for a
   dense model served in bf16).
 A wrong scale, group order or shape is off by far more than these.
+
+Which kernels vLLM CPU has depends on the CPU: it loads one of three libraries (`vllm/platforms/cpu.py`), and
+the AVX2 one has neither the W4A16 GEMM nor the fused INT8 kernel (`vllm_cpu_build` below). Measured on an
+AVX2-only CPU (AMD EPYC, no AVX-512): W4A16 fails on the first request (`_C` has no `cpu_gemm_wna16`), and INT8
+takes oneDNN's int8 GEMM, which lands 0.155 from the dense model where our simulation lands 0.016 (float32
+and bf16 alike), so the AVX2 INT8 bound is wider.
 """
 
 from __future__ import annotations
@@ -30,6 +36,17 @@ pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
 COMMON = ["--num-calibration", "8", "--max-seq-len", "128", "--threads", "1"]
+# INT8 bound per vLLM CPU build: its AVX-512 BF16 build has the fused int8 kernel; the others use oneDNN's GEMM
+# (0.155 measured on AVX2; the AVX-512-without-BF16 build was never measured here and gets the same bound).
+INT8_TOLERANCE = {"avx512_bf16": 0.05, "avx512": 0.25, "avx2": 0.25}
+
+
+def vllm_cpu_build() -> str:
+    """The kernel library vLLM CPU loads on this CPU, by the test vLLM makes: `_C` with AVX-512 BF16,
+    `_C_AVX512` with AVX-512, `_C_AVX2` otherwise."""
+    if torch.cpu._is_avx512_bf16_supported():
+        return "avx512_bf16"
+    return "avx512" if torch.cpu._is_avx512_supported() else "avx2"
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +108,13 @@ def served(model_dir: Path, batch: ScoreBatch, dtype: str, work: Path) -> tuple[
     ("scheme", "dtype", "tolerance"),
     # INT8 in bf16: vLLM CPU's CPUInt8ScaledMMLinearKernel refuses float32 activations on this machine kind
     # ("int8_scaled_mm_with_quant: expect A to be bfloat16 or half"), a server error on the first request.
-    [("fp8_dynamic", "float32", 1e-4), ("w8a8_int8", "bfloat16", 0.05), ("w4a16", "bfloat16", 0.1)],
+    [("fp8_dynamic", "float32", 1e-4), ("w8a8_int8", "bfloat16", None), ("w4a16", "bfloat16", 0.1)],
 )
 def test_vllm_serves_the_pruned_quantized_export(pruned: Path, tmp_path: Path, scheme, dtype, tolerance) -> None:
+    build = vllm_cpu_build()
+    if scheme == "w4a16" and build == "avx2":
+        pytest.skip("vLLM CPU's AVX2 kernels have no W4A16 GEMM (cpu_gemm_wna16); this CPU has no AVX-512")
+    tolerance = INT8_TOLERANCE[build] if tolerance is None else tolerance
     out = tmp_path / scheme
     quantize = ["compress", "quantize", "--model", str(pruned), "--out", str(out), "--scheme", scheme]
     assert main([*quantize, "--group-size", "32", *COMMON]) == 0
@@ -102,8 +123,8 @@ def test_vllm_serves_the_pruned_quantized_export(pruned: Path, tmp_path: Path, s
     assert "quantization=compressed-tensors" in log  # vLLM took the quantized path, not a dense fallback
     pairs = zip(want.label_logprobs, got.label_logprobs, strict=True)
     worst = max(abs(a - b) for x, y in pairs for a, b in zip(x, y, strict=True))
-    print(f"{scheme}: max |Δ label log-prob| vLLM vs embedded = {worst:.3g}")
-    assert worst <= tolerance, f"{scheme}: vLLM vs embedded label log-probs differ by {worst}"
+    print(f"{scheme}: max |Δ label log-prob| vLLM ({build} kernels) vs embedded = {worst:.3g}")
+    assert worst <= tolerance, f"{scheme}: vLLM ({build} kernels) vs embedded label log-probs differ by {worst}"
 
 
 def tiny_export(model_type: str, scheme: str, root: Path) -> Path:
@@ -150,15 +171,18 @@ def tiny_export(model_type: str, scheme: str, root: Path) -> Path:
 
 
 # Sparingly (each case starts a vLLM server): the Gemma family, whose norms broke W8A8, and Phi3's fused
-# projections. FP8 checks the export's names, shapes and scales per architecture at dense-like agreement.
+# projections. FP8 checks the export's names, shapes and scales per architecture. Both sides quantize each
+# token's activations to e4m3 (on the AVX2 build through vLLM's torch FP8 kernel), so a value that the two round to
+# neighbouring levels moves a label log-prob of these random models: measured 0.0034 for gemma2 on the AVX2 build,
+# under 1e-3 on the AVX-512 one, hence 5e-3. A wrong scale or layout is off by far more.
 # Gemma W8A8 is the regression case (a Llama-shaped SmoothQuant fold moved Gemma logits by up to 9.9): vLLM CPU's
 # INT8 kernel wants bf16 activations for it, so it carries bf16 error (measured 0.0026).
 @pytest.mark.parametrize(
     ("model_type", "scheme", "dtype", "tolerance"),
     [
-        ("gemma2", "fp8_dynamic", "float32", 1e-3),
-        ("gemma3_text", "fp8_dynamic", "float32", 1e-3),
-        ("phi3", "fp8_dynamic", "float32", 1e-3),
+        ("gemma2", "fp8_dynamic", "float32", 5e-3),
+        ("gemma3_text", "fp8_dynamic", "float32", 5e-3),
+        ("phi3", "fp8_dynamic", "float32", 5e-3),
         ("gemma", "w8a8_int8", "bfloat16", 0.05),
     ],
 )
