@@ -29,6 +29,43 @@ class AttentionMods:
 
 PLAIN = AttentionMods()
 
+KV = tuple[torch.Tensor, torch.Tensor]  # keys, values [kv_heads, len, head_dim]
+
+
+@dataclass(frozen=True)
+class KeyValues:
+    """The keys and values a query block attends to, as consecutive parts: the radix cache's segments, then this
+    pass's new tokens. Parts are read where they lie; only kernels that need one tensor pay for `whole`."""
+
+    parts: tuple[KV, ...]
+
+    @classmethod
+    def of(cls, k: torch.Tensor, v: torch.Tensor) -> KeyValues:
+        return cls(((k, v),))
+
+    def __len__(self) -> int:
+        return sum(int(k.shape[1]) for k, _ in self.parts)
+
+    def whole(self) -> KV:
+        """One [kv_heads, len, d] pair: the only part as is, or the parts concatenated (a copy)."""
+        if len(self.parts) == 1:
+            return self.parts[0]
+        return torch.cat([k for k, _ in self.parts], dim=1), torch.cat([v for _, v in self.parts], dim=1)
+
+    def split(self, at: int) -> tuple[KeyValues, KeyValues]:
+        """Positions [0, at) and [at, len) as two KeyValues of views (no copy)."""
+        head: list[KV] = []
+        tail: list[KV] = []
+        start = 0
+        for k, v in self.parts:
+            cut = min(max(at - start, 0), int(k.shape[1]))
+            if cut:
+                head.append((k[:, :cut], v[:, :cut]))
+            if cut < k.shape[1]:
+                tail.append((k[:, cut:], v[:, cut:]))
+            start += int(k.shape[1])
+        return KeyValues(tuple(head)), KeyValues(tuple(tail))
+
 
 def prefix_mask(num_new: int, past_len: int, device: torch.device, window: int | None = None) -> torch.Tensor:
     """[num_new, past_len + num_new] bool: new token i sees every cached token and new tokens up to i."""
@@ -60,15 +97,10 @@ class SdpaAttention:
     name = "sdpa"
 
     def prefix(
-        self,
-        q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        past_len: int,
-        scale: float,
-        mods: AttentionMods = PLAIN,
+        self, q: torch.Tensor, kv: KeyValues, past_len: int, scale: float, mods: AttentionMods = PLAIN
     ) -> torch.Tensor:
-        """New prefix tokens: causal over [cached; new]."""
+        """New prefix tokens: causal over [cached; new] (`kv` holds both)."""
+        k, v = kv.whole()
         if mods.softcap is not None:
             return _eager(q, k, v, prefix_mask(q.shape[1], past_len, q.device, mods.window), scale, mods.softcap)
         if past_len == 0 and mods.window is None:
@@ -78,14 +110,14 @@ class SdpaAttention:
     def suffix(
         self,
         q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
+        kv: KeyValues,
         context_len: int,
         suffix_lens: Sequence[int],
         scale: float,
         mods: AttentionMods = PLAIN,
     ) -> torch.Tensor:
         """All suffix tokens at once over [context; suffixes] with the block-diagonal causal mask."""
+        k, v = kv.whole()
         mask = suffix_mask(suffix_lens, context_len, q.device, mods.window)
         if mods.softcap is not None:
             return _eager(q, k, v, mask, scale, mods.softcap)
@@ -118,7 +150,8 @@ class CascadeAttention(SdpaAttention):
 
     The shared context is attended without any mask by SDPA's CPU flash kernel (called directly because only
     it returns the log-sum-exp), with grouped query heads folded into the query length so the cached KV is
-    read as is. The part after the boundary (a new prefix chunk: causal; k suffixes: each causal on itself) is
+    read as is: each radix segment where it lies, merged by log-sum-exp, never concatenated (at a 16k-token
+    prefix in two segments that copy was half of a k = 1 repeat request on CPU). The part after the boundary (a new prefix chunk: causal; k suffixes: each causal on itself) is
     small and computed separately. This skips the k * suffix_len squared masked scores of the one-mask form.
     """
 
@@ -129,40 +162,37 @@ class CascadeAttention(SdpaAttention):
         return hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")
 
     def prefix(
-        self,
-        q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        past_len: int,
-        scale: float,
-        mods: AttentionMods = PLAIN,
+        self, q: torch.Tensor, kv: KeyValues, past_len: int, scale: float, mods: AttentionMods = PLAIN
     ) -> torch.Tensor:
         if not mods.is_plain:
-            return super().prefix(q, k, v, past_len, scale, mods)
-        own = _flash(q, _repeat_heads(k[:, past_len:], q), _repeat_heads(v[:, past_len:], q), True, scale)
+            return super().prefix(q, kv, past_len, scale, mods)
+        past, new = kv.split(past_len)
+        k, v = new.whole()
+        own = _flash(q, _repeat_heads(k, q), _repeat_heads(v, q), True, scale)
         if past_len == 0:
             return own[0]
-        return _merge(_shared(q, k[:, :past_len], v[:, :past_len], scale), own, q.dtype)
+        return _merge([*_shared(q, past, scale), own], q.dtype)
 
     def suffix(
         self,
         q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
+        kv: KeyValues,
         context_len: int,
         suffix_lens: Sequence[int],
         scale: float,
         mods: AttentionMods = PLAIN,
     ) -> torch.Tensor:
         if not mods.is_plain:
-            return super().suffix(q, k, v, context_len, suffix_lens, scale, mods)
+            return super().suffix(q, kv, context_len, suffix_lens, scale, mods)
+        context, suffixes = kv.split(context_len)
+        k, v = suffixes.whole()
         if len(suffix_lens) == 1:  # one candidate: plain causal attention, no padding
-            own = _flash(q, _repeat_heads(k[:, context_len:], q), _repeat_heads(v[:, context_len:], q), True, scale)
+            own = _flash(q, _repeat_heads(k, q), _repeat_heads(v, q), True, scale)
         else:
-            own = _per_suffix(q, k[:, context_len:], v[:, context_len:], suffix_lens, scale)
+            own = _per_suffix(q, k, v, suffix_lens, scale)
         if context_len == 0:
             return own[0].to(q.dtype)
-        return _merge(_shared(q, k[:, :context_len], v[:, :context_len], scale), own, q.dtype)
+        return _merge([*_shared(q, context, scale), own], q.dtype)
 
 
 def _flash(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, scale: float) -> AttentionState:
@@ -173,12 +203,15 @@ def _flash(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, scal
     return out[0], lse[0].float()
 
 
-def _shared(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> AttentionState:
-    """Unmasked attention to the context; the query heads of one KV head become one longer query block."""
+def _shared(q: torch.Tensor, context: KeyValues, scale: float) -> list[AttentionState]:
+    """Unmasked attention to each part of the context, read in place; the query heads of one KV head become one
+    longer query block."""
     heads, n, d = q.shape
-    kv_heads = k.shape[0]
-    out, lse = _flash(q.reshape(kv_heads, heads // kv_heads * n, d), k, v, False, scale)
-    return out.reshape(heads, n, d), lse.reshape(heads, n)
+    states = []
+    for k, v in context.parts:
+        out, lse = _flash(q.reshape(k.shape[0], heads // k.shape[0] * n, d), k, v, False, scale)
+        states.append((out.reshape(heads, n, d), lse.reshape(heads, n)))
+    return states
 
 
 def _repeat_heads(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -208,10 +241,11 @@ def _per_suffix(
     return out[owner, :, offset].transpose(0, 1), lse[owner, :, offset].transpose(0, 1)
 
 
-def _merge(a: AttentionState, b: AttentionState, dtype: torch.dtype) -> torch.Tensor:
-    """Softmax over the union of two key sets from the parts' outputs and log-sum-exps."""
-    lse = torch.logaddexp(a[1], b[1])
-    out = a[0].float() * torch.exp(a[1] - lse)[..., None] + b[0].float() * torch.exp(b[1] - lse)[..., None]
+def _merge(states: Sequence[AttentionState], dtype: torch.dtype) -> torch.Tensor:
+    """Softmax over the union of disjoint key sets from each part's output and log-sum-exp."""
+    lse = torch.logsumexp(torch.stack([s[1] for s in states]), dim=0)
+    out = sum(o.float() * torch.exp(part_lse - lse)[..., None] for o, part_lse in states)
+    assert isinstance(out, torch.Tensor)
     return out.to(dtype)
 
 
@@ -235,16 +269,11 @@ class FlashInferAttention(SdpaAttention):
         self._ragged = flashinfer.BatchPrefillWithRaggedKVCacheWrapper(self._workspace, "NHD")
 
     def prefix(
-        self,
-        q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        past_len: int,
-        scale: float,
-        mods: AttentionMods = PLAIN,
+        self, q: torch.Tensor, kv: KeyValues, past_len: int, scale: float, mods: AttentionMods = PLAIN
     ) -> torch.Tensor:
         if q.shape[-1] not in FLASHINFER_HEAD_DIMS or not mods.is_plain:
-            return super().prefix(q, k, v, past_len, scale, mods)
+            return super().prefix(q, kv, past_len, scale, mods)
+        k, v = kv.whole()
         # FlashInfer aligns the causal mask bottom-right when kv_len > qo_len: exactly "after the cached KV".
         out = self._fi.single_prefill_with_kv_cache(
             q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), causal=True, sm_scale=scale
@@ -254,15 +283,15 @@ class FlashInferAttention(SdpaAttention):
     def suffix(
         self,
         q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
+        kv: KeyValues,
         context_len: int,
         suffix_lens: Sequence[int],
         scale: float,
         mods: AttentionMods = PLAIN,
     ) -> torch.Tensor:
         if q.shape[-1] not in FLASHINFER_HEAD_DIMS or context_len == 0 or not mods.is_plain:
-            return super().suffix(q, k, v, context_len, suffix_lens, scale, mods)
+            return super().suffix(q, kv, context_len, suffix_lens, scale, mods)
+        k, v = kv.whole()
         qn, kn, vn = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # NHD
         shared, shared_lse = self._fi.single_prefill_with_kv_cache(
             qn, kn[:context_len], vn[:context_len], causal=False, sm_scale=scale, return_lse=True

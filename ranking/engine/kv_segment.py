@@ -29,15 +29,9 @@ class TensorKVSegment:
         return TensorKVSegment(head), TensorKVSegment(tail)
 
 
-def layer_kv(segments: Sequence[TensorKVSegment], layer: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Keys and values [kv_heads, total_len, head_dim] of one layer over consecutive segments (None if empty)."""
-    if not segments:
-        return None
-    if len(segments) == 1:  # the usual repeat-member case: a view, no copy
-        kv = segments[0].kv[layer]
-        return kv[0], kv[1]
-    kv = torch.cat([s.kv[layer] for s in segments], dim=2)
-    return kv[0], kv[1]
+def layer_parts(segments: Sequence[TensorKVSegment], layer: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Keys and values [kv_heads, len, head_dim] of one layer, one pair per segment: views, never a copy."""
+    return [(s.kv[layer, 0], s.kv[layer, 1]) for s in segments]
 
 
 def bytes_per_token(num_layers: int, num_kv_heads: int, head_dim: int, dtype: torch.dtype) -> int:

@@ -24,8 +24,8 @@ from ranking.decoder_layout import (
     rope_layer_type,
     sliding_window,
 )
-from ranking.engine.attention import AttentionMods, SdpaAttention, make_attention
-from ranking.engine.kv_segment import TensorKVSegment, layer_kv
+from ranking.engine.attention import AttentionMods, KeyValues, SdpaAttention, make_attention
+from ranking.engine.kv_segment import TensorKVSegment, layer_parts
 from ranking.model_loader import LoadedModel
 
 UnsupportedModelError = UnsupportedArchitectureError
@@ -154,22 +154,17 @@ class ModelRunner:
         for item_index, item in enumerate(items):
             end = start + item.num_tokens
             num_new = len(item.prefix_ids)
-            keys, values = self._item_kv(item, index, k[:, start:end], v[:, start:end])
+            kv = KeyValues((*layer_parts(item.past, index), (k[:, start:end], v[:, start:end])))
             context_len = item.past_len + num_new
             if num_new:
                 out[:, start : start + num_new] = kernel.prefix(
-                    q[:, start : start + num_new],
-                    keys[:, :context_len],
-                    values[:, :context_len],
-                    item.past_len,
-                    self.scale,
-                    mods,
+                    q[:, start : start + num_new], kv.split(context_len)[0], item.past_len, self.scale, mods
                 )
                 new_kv[item_index].append(torch.stack([k[:, start : start + num_new], v[:, start : start + num_new]]))
             if item.suffix_ids:
                 lens = [len(s) for s in item.suffix_ids]
                 out[:, start + num_new : end] = kernel.suffix(
-                    q[:, start + num_new : end], keys, values, context_len, lens, self.scale, mods
+                    q[:, start + num_new : end], kv, context_len, lens, self.scale, mods
                 )
             start = end
         return out.transpose(0, 1).reshape(num_tokens, -1)
@@ -182,16 +177,6 @@ class ModelRunner:
         kv_width = self.num_kv_heads * self.head_dim
         q_width = qkv.shape[-1] - 2 * kv_width
         return qkv[..., :q_width], qkv[..., q_width : q_width + kv_width], qkv[..., q_width + kv_width :]
-
-    @staticmethod
-    def _item_kv(
-        item: ForwardItem, index: int, k_new: torch.Tensor, v_new: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values [kv_heads, past + new, d]: the cached prefix (shared, read once) then this pass's tokens."""
-        past = layer_kv(item.past, index)
-        if past is None:
-            return k_new, v_new
-        return torch.cat([past[0], k_new], dim=1), torch.cat([past[1], v_new], dim=1)
 
     def _outputs(
         self, items: Sequence[ForwardItem], x: torch.Tensor, new_kv: list[list[torch.Tensor]]
