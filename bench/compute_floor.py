@@ -3,8 +3,10 @@ this machine's measured matmul rate. Used by bench/prefill_shapes.py (CPU and GP
 
 from __future__ import annotations
 
+import platform
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -106,6 +108,17 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, size: int, seconds: fl
         _sync(device)
     _sync(device)
     return 2 * size**3 * count / (time.perf_counter() - started)
+
+
+def cpu_description() -> str:
+    """The CPU's model name and the vector ISA torch uses on it (AVX2, AVX512, AVX512_BF16...): the matmul rate and
+    which dtype is fast (bf16 runs ~500x slower than fp32 on an AVX2-only CPU) depend on both."""
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]  # fmt: skip
+    except OSError:
+        names = []
+    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def _sync(device: torch.device) -> None:

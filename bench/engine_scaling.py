@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 from cache_policies import belady_hits, lru_hits, zipf_stream
+from compute_floor import cpu_description
 from prefill_baselines import kv_bytes_per_token
 from prefill_shapes import build, make_prompt
 
@@ -184,7 +185,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"Command: `{meta['command']}`",
         "",
         f"Model: random Qwen3 `{meta['shape']}`, {meta['dtype']}, {meta['threads']} thread(s), {meta['machine']};"
-        f" {meta['suffix_len']}-token suffixes. Shared machine: other jobs ran at the same time.",
+        f" {meta['suffix_len']}-token suffixes. Load average (1 min) at start / end:"
+        f" {meta['load_average'][0]:.1f} / {meta['load_average'][1]:.1f}.",
         "",
         f"## Latency vs prefix length (k = {meta['k']})",
         "",
@@ -233,6 +235,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     import platform
 
     torch.set_num_threads(args.threads)
+    load_at_start = os.getloadavg()[0]
     gen = torch.Generator().manual_seed(args.seed)
     engine, shape = build(args)
     await engine.start()
@@ -246,7 +249,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "shape": shape.name,
         "dtype": args.dtype,
         "threads": args.threads,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "load_average": [load_at_start, os.getloadavg()[0]],
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores ({cpu_description()}), torch {torch.__version__}",
         "k": args.k,
         "k_prefix_len": args.k_prefix_len,
         "suffix_len": args.suffix_len,

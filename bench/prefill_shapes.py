@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from compute_floor import SHAPES, DecoderShape, matmul_rate, random_decoder
+from compute_floor import SHAPES, DecoderShape, cpu_description, matmul_rate, random_decoder
 from fp8_weights import to_fp8_weights
 from prefill_baselines import full_prompt_scores, prefix_reuse_scores
-from vllm_baseline import process_tree_cpu_seconds, save_for_vllm, start_vllm, vllm_scorer
+from vllm_baseline import process_tree_cpu_seconds, save_for_vllm, start_vllm, vllm_scorer, wait_until_idle
 
 from ranking.engine.embedded_engine import EmbeddedEngine, EngineConfig
 from ranking.model_loader import DTYPES, LoadedModel
@@ -115,6 +115,8 @@ async def run_cell(
                 started, cpu = time.perf_counter(), cpu_clock()
                 result = await scorer.score(replace(batch, deadline=time.monotonic() + 900))
                 cell.add(mode, time.perf_counter() - started, cpu_clock() - cpu, result.label_logprobs)
+                if server_pid:  # the next mode starts once vLLM's workers stop spinning
+                    wait_until_idle(server_pid)
     if vllm is None:
         cell.skipped.update({m: "no --vllm" for m in VLLM_MODES})
 
@@ -243,7 +245,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         f" {shape.num_heads}/{shape.num_kv_heads} heads, head_dim {shape.head_dim}, vocab {shape.vocab_size}",
         "dtype": args.dtype,
         "threads": args.threads,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores ({cpu_description()}), torch {torch.__version__}",
         "matmul_size": args.matmul_size,
         "flops_per_s": flops_per_s,
         "flops_per_s_readings": rates,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,21 @@ def start_vllm(model_dir: Path, work: Path, dtype: str, max_model_len: int, kv_c
 def vllm_scorer(server: EngineProcess) -> VLLMScorer:
     """The gateway's client, sending the prefix alone first for members the replica has not seen (its best mode)."""
     return VLLMScorer(server.base_url, VLLMConfig(warmup=PrefixWarmup.NEW, model_name="bench"))
+
+
+def wait_until_idle(pid: int, window_s: float = 0.2, busy_s: float = 0.01, max_wait_s: float = 5.0) -> float:
+    """Block until the process tree spends under `busy_s` CPU seconds in a `window_s` window (or `max_wait_s`
+    passed); returns the seconds waited. vLLM CPU's workers keep spinning for a while after a request, and a mode
+    measured right after it would share the cores with that spin."""
+    started = time.perf_counter()
+    before = process_tree_cpu_seconds(pid)
+    while time.perf_counter() - started < max_wait_s:
+        time.sleep(window_s)
+        now = process_tree_cpu_seconds(pid)
+        if now - before < busy_s:
+            break
+        before = now
+    return time.perf_counter() - started
 
 
 def process_tree_cpu_seconds(pid: int) -> float:

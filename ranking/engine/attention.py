@@ -151,8 +151,9 @@ class CascadeAttention(SdpaAttention):
     The shared context is attended without any mask by SDPA's CPU flash kernel (called directly because only
     it returns the log-sum-exp), with grouped query heads folded into the query length so the cached KV is
     read as is: each radix segment where it lies, merged by log-sum-exp, never concatenated (at a 16k-token
-    prefix in two segments that copy was half of a k = 1 repeat request on CPU). The part after the boundary (a new prefix chunk: causal; k suffixes: each causal on itself) is
-    small and computed separately. This skips the k * suffix_len squared masked scores of the one-mask form.
+    prefix in two segments that copy was half of a k = 1 repeat request on CPU). The part after the boundary
+    (a new prefix chunk: causal; k suffixes: each causal on itself) is small and computed separately. This skips
+    the k * suffix_len squared masked scores of the one-mask form.
     """
 
     name = "sdpa_cascade"
