@@ -245,8 +245,9 @@ def _per_suffix(
 def _merge(states: Sequence[AttentionState], dtype: torch.dtype) -> torch.Tensor:
     """Softmax over the union of disjoint key sets from each part's output and log-sum-exp."""
     lse = torch.logsumexp(torch.stack([s[1] for s in states]), dim=0)
-    out = sum(o.float() * torch.exp(part_lse - lse)[..., None] for o, part_lse in states)
-    assert isinstance(out, torch.Tensor)
+    out = torch.zeros_like(states[0][0], dtype=torch.float32)
+    for part_out, part_lse in states:
+        out += part_out.float() * torch.exp(part_lse - lse)[..., None]
     return out.to(dtype)
 
 
