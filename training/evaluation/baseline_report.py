@@ -2,9 +2,9 @@
 
 "Strongest" is the baseline with the highest mean-over-tasks per-member AUC (the figure that matters for ranking
 one member's candidates); each other row gets Δ% of mean global AUC and of mean per-member AUC against it, each
-with a 95% paired interval over members (training/evaluation/bootstrap.py). When the table has the as-of-cutoff
-rates baseline (which, unlike the train-period fits, sees nothing after a member's cutoff: rate_baseline.py) and
-it is not the strongest, every row is compared with it too.
+with a 95% paired interval over members (training/evaluation/bootstrap.py). Baselines marked `past_only` see, like
+a model's prompt, nothing from at or after a member's cutoff (rate_baseline.py, bias_as_of_cutoff.py); when the
+strongest of them is not the strongest overall, every row is compared with it too.
 """
 
 from __future__ import annotations
@@ -16,15 +16,28 @@ import numpy as np
 
 from training.evaluation.bootstrap import DeltaInterval, paired_auc_delta, paired_member_auc_delta
 from training.evaluation.evaluator import load_task_scores
-from training.evaluation.rate_baseline import RateBaseline
 
 
 def strongest_baseline(models: dict[str, Any]) -> str:
     """The baseline row with the highest mean per-member AUC."""
-    baselines = {n: m for n, m in models.items() if m.get("kind") == "baseline" and m.get("mean_member_auc")}
-    if not baselines:
+    best = _best_baseline(models, past_only=False)
+    if best is None:
         raise ValueError("the table has no baseline row with a per-member AUC")
-    return max(baselines, key=lambda n: baselines[n]["mean_member_auc"])
+    return best
+
+
+def strongest_past_only_baseline(models: dict[str, Any]) -> str | None:
+    """The `past_only` baseline row with the highest mean per-member AUC; None if the table has none."""
+    return _best_baseline(models, past_only=True)
+
+
+def _best_baseline(models: dict[str, Any], past_only: bool) -> str | None:
+    baselines = {
+        n: m
+        for n, m in models.items()
+        if m.get("kind") == "baseline" and m.get("mean_member_auc") and (m.get("past_only") or not past_only)
+    }
+    return max(baselines, key=lambda n: baselines[n]["mean_member_auc"]) if baselines else None
 
 
 def baseline_report(table: dict[str, Any], command: str, num_resamples: int = 1000) -> str:
@@ -32,7 +45,8 @@ def baseline_report(table: dict[str, Any], command: str, num_resamples: int = 10
     models = {n: m for n, m in table["models"].items() if "error" not in m}
     tasks = table["tasks"]
     best = strongest_baseline(models)
-    names = [best] + [RateBaseline.name] * (RateBaseline.name in models and RateBaseline.name != best)
+    best_past_only = strongest_past_only_baseline(models)
+    names = [best] if best_past_only in (None, best) else [best, str(best_past_only)]
     references = {name: load_task_scores(models[name]["scores"]) for name in names}
     head = ["model"] + [f"{t} {k}" for t in tasks for k in ("AUC", "member AUC", "NDCG@10")]
     head += ["mean AUC", "mean member AUC"]

@@ -16,6 +16,7 @@ from training.checkpoint_writer import write_json
 from training.data.example_builder import ExampleBuilder, RankGroup, label_rates_for
 from training.data.split import ChronologicalSplit
 from training.evaluation.baselines import BiasBaseline, PopularityBaseline
+from training.evaluation.bias_as_of_cutoff import BiasAsOfCutoff
 from training.evaluation.evaluator import evaluate_checkpoint, save_task_scores, score_baseline, summarise
 from training.evaluation.matrix_factorisation import (
     MatrixFactorisation,
@@ -87,9 +88,10 @@ def model_result(
 def baseline_results(
     split: ChronologicalSplit, tasks: Sequence[str], period: str, out_dir: Path | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Popularity, user+item bias and matrix factorisation (one per task), fitted on the train period (the MF's
-    rank and regularisation chosen on the val period), and user+item rates as of each member's cutoff (no
-    interaction from after it), scored on the period."""
+    """Popularity, user+item bias and matrix factorisation (one per task), fitted on the whole train period (the
+    MF's rank and regularisation chosen on the val period), and two that see no interaction from at or after a
+    member's cutoff (`past_only`, like a model's prompt): user+item rates and the user+item bias model fitted on
+    the past of each cutoff; all scored on the period."""
     train = split.period_events("train")
     popularity = PopularityBaseline(train)
     factorisations, tuning = matrix_factorisations(split, tasks)
@@ -108,10 +110,16 @@ def baseline_results(
             {t: score_baseline(RateBaseline(split, period, t, rates), split, period, t) for t in tasks},
             "probability",
         ),
+        BiasAsOfCutoff.name: (
+            {t: score_baseline(BiasAsOfCutoff(split, period, t), split, period, t) for t in tasks},
+            "probability",
+        ),
     }
+    past_only = {RateBaseline.name, BiasAsOfCutoff.name}
     results = {}
     for name, (per_task, kind) in per_baseline.items():
         results[name] = {**summarise(per_task, kind), "kind": "baseline", "num_parameters": None}
+        results[name]["past_only"] = name in past_only
         if out_dir is not None:
             path = out_dir / f"{safe_name(name)}.scores.npz"
             save_task_scores(per_task, path)

@@ -45,23 +45,26 @@ def test_a_table_without_baselines_is_refused() -> None:
         strongest_baseline({"m": {"kind": "model", "mean_member_auc": 0.6}})
 
 
-def test_the_as_of_cutoff_baseline_is_a_second_reference_when_it_is_not_the_strongest(tmp_path: Path) -> None:
-    from training.evaluation.rate_baseline import RateBaseline
-
+def test_the_strongest_past_only_baseline_is_a_second_reference_when_it_is_not_the_strongest(tmp_path: Path) -> None:
     models = {
         "strong": row(tmp_path, "strong", "baseline", 1.0),
-        RateBaseline.name: row(tmp_path, "rates-as-of-cutoff", "baseline", 0.3),
+        "past only": {**row(tmp_path, "past-only", "baseline", 0.3), "past_only": True},
+        "weaker past only": {**row(tmp_path, "weaker-past-only", "baseline", 0.05), "past_only": True},
         "model": row(tmp_path, "model", "model", 0.6),
     }
     table = {"split": "test", "data": "d", "tasks": ["t"], "models": models}
     text = baseline_report(table, "slmrank evaluate …", num_resamples=100)
     header = next(line for line in text.splitlines() if line.startswith("| model"))
-    assert header.count("vs strong") == 2 and header.count(f"vs {RateBaseline.name}") == 2
+    assert header.count("vs strong") == 2 and header.count("vs past only") == 2 and "weaker" not in header
     cells = {
         line.split(" | ")[0]: line.rstrip(" |").split(" | ") for line in text.splitlines() if line.startswith("| ")
     }
     model = cells["| model"]
-    # Below the strong reference on member AUC, above the weaker as-of-cutoff one: the intervals say so.
+    # Below the strong reference on member AUC, above the weaker past-only one: the intervals say so.
     assert float(model[-3].split("[")[1].split(",")[1].rstrip("]")) < 0
     assert float(model[-1].split("[")[1].split(",")[0]) > 0
-    assert cells[f"| {RateBaseline.name}"][-2:] == ["reference", "reference"]
+    assert cells["| past only"][-2:] == ["reference", "reference"]
+    # When the strongest baseline is itself past-only there is one reference.
+    models["past only"] = {**row(tmp_path, "past-only", "baseline", 2.0), "past_only": True}
+    header = next(line for line in baseline_report(table, "…", 100).splitlines() if line.startswith("| model"))
+    assert header.count("vs past only") == 2 and "vs strong" not in header
