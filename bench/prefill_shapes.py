@@ -195,7 +195,11 @@ def build(args: argparse.Namespace) -> tuple[EmbeddedEngine, DecoderShape]:
         to_fp8_weights(model)
     tokens_only = SimpleNamespace(bos_token_id=1)  # the engine's warm-up reads the BOS id; prompts are ids already
     loaded = LoadedModel(model, tokens_only, f"random-{shape.name}", shape.vocab_size, device, dtype)
-    config = EngineConfig(kv_cache_bytes=args.cache_gib * 2**30, max_batch_tokens=args.max_batch_tokens)
+    config = EngineConfig(
+        kv_cache_bytes=args.cache_gib * 2**30,
+        max_batch_tokens=args.max_batch_tokens,
+        keep_freed_memory=not args.default_malloc,
+    )
     return EmbeddedEngine(loaded, config), shape
 
 
@@ -282,6 +286,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baseline-kv-gib", type=float, default=2.0, help="(b): expanded KV per forward chunk")
     parser.add_argument("--cache-gib", type=float, default=4.0, help="engine radix cache budget")
     parser.add_argument("--max-batch-tokens", type=int, default=8192, help="engine tokens per forward step")
+    parser.add_argument(
+        "--default-malloc", action="store_true", help="engine with keep_freed_memory off (glibc's defaults)"
+    )
     parser.add_argument("--matmul-size", type=int, default=2048)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="prefill-shapes-cpu", help="results file stem")

@@ -60,6 +60,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_batch_requests=settings.engine_max_batch_requests,
         max_queue=settings.engine_max_queue,
         attention_backend=settings.engine_attention_backend,
+        keep_freed_memory=settings.engine_keep_freed_memory,
     )
 
 

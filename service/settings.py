@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         "auto",
         description="Embedded engine attention: auto picks sdpa_cascade on CPU, flashinfer on CUDA if installed.",
     )
+    engine_keep_freed_memory: bool = Field(
+        True,
+        description="Embedded engine on CPU: glibc keeps freed activation buffers for reuse (mmap off, no trim, one"
+        " arena) instead of page-faulting them in again every pass; the process keeps its peak heap.",
+    )
     models_file: Path | None = Field(
         None,
         description="JSON or TOML file listing several served models, A/B weights and a shadow (docs/ab-testing.md).",

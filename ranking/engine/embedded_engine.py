@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from ranking.engine.engine_metrics import EngineMetrics
+from ranking.engine.host_memory import keep_freed_memory
 from ranking.engine.model_runner import ForwardItem, ForwardOutput, ModelRunner
 from ranking.engine.radix_cache import RadixCache
 from ranking.engine.scheduler import QueueFullError, Scheduler, StepShare
@@ -51,6 +52,7 @@ class EngineConfig:
     max_batch_requests: int = 32
     max_queue: int = 256
     attention_backend: str = "auto"
+    keep_freed_memory: bool = True  # CPU: reuse freed activation buffers instead of page-faulting them anew
 
     def __post_init__(self) -> None:
         if self.kv_cache_bytes < 0:
@@ -70,6 +72,8 @@ class EmbeddedEngine(Scorer):
     def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None) -> None:
         self.loaded = loaded
         self.config = config or EngineConfig()
+        if self.config.keep_freed_memory and loaded.device.type == "cpu":
+            keep_freed_memory()  # process-wide; before the worker thread exists and picks its malloc arena
         self.cache = RadixCache(self.config.kv_cache_bytes) if self.config.enable_prefix_cache else None
         self.scheduler: Scheduler[ScoreRequest] = Scheduler(
             self.config.max_queue, self.config.max_batch_tokens, self.config.max_batch_requests
