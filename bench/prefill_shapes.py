@@ -43,7 +43,7 @@ from prefill_baselines import full_prompt_scores, prefix_reuse_scores
 from vllm_baseline import process_tree_cpu_seconds, save_for_vllm, start_vllm, vllm_scorer, wait_until_idle
 
 from ranking.engine.embedded_engine import EmbeddedEngine, EngineConfig
-from ranking.model_loader import DTYPES, LoadedModel
+from ranking.model_loader import DTYPES, LoadedModel, one_torch_thread
 from ranking.scorer import ScoreBatch, Scorer
 
 MODES = (
@@ -107,9 +107,17 @@ async def run_cell(
 
     for _ in range(args.members):
         batch = make_prompt(gen, loaded.vocab_size, cell.prefix_len, args.suffix_len, cell.k)
+        # The baselines run on the engine's worker thread too: a second thread doing tensor work would start a
+        # second OpenMP team, which slows both (EmbeddedEngine.start).
         if MODES[0] not in cell.skipped:
-            cell.add(MODES[0], *timed(device, lambda b=batch: full_prompt_scores(loaded.model, b)))
-        cell.add(MODES[1], *timed(device, lambda b=batch: prefix_reuse_scores(loaded.model, b, kv_bytes)))
+            plain = await engine.run_on_worker(
+                lambda b=batch: timed(device, lambda: full_prompt_scores(loaded.model, b))
+            )
+            cell.add(MODES[0], *plain)
+        reuse = await engine.run_on_worker(
+            lambda b=batch: timed(device, lambda: prefix_reuse_scores(loaded.model, b, kv_bytes))
+        )
+        cell.add(MODES[1], *reuse)
         for scorer, modes, cpu_clock in ((vllm, VLLM_MODES, vllm_cpu), (engine, ENGINE_MODES, time.process_time)):
             for mode in modes if scorer is not None else ():
                 started, cpu = time.perf_counter(), cpu_clock()
@@ -190,9 +198,10 @@ def to_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 def build(args: argparse.Namespace) -> tuple[EmbeddedEngine, DecoderShape]:
     """The random model wrapped as the engine's LoadedModel (the engine needs no tokenizer: ids in)."""
     shape, device, dtype = SHAPES[args.shape], torch.device(args.device), DTYPES[args.dtype]
-    model = random_decoder(shape, device, dtype, seed=args.seed)
-    if args.fp8:
-        to_fp8_weights(model)
+    with one_torch_thread():
+        model = random_decoder(shape, device, dtype, seed=args.seed)
+        if args.fp8:
+            to_fp8_weights(model)
     tokens_only = SimpleNamespace(bos_token_id=1)  # the engine's warm-up reads the BOS id; prompts are ids already
     loaded = LoadedModel(model, tokens_only, f"random-{shape.name}", shape.vocab_size, device, dtype)
     config = EngineConfig(
@@ -224,15 +233,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     warm = Cell(min(args.prefix_lens), 1)
     await run_cell(engine, vllm, argparse.Namespace(**{**vars(args), "members": 1}), warm, gen)
     device, dtype = engine.loaded.device, engine.loaded.dtype
+
     # The floor uses the best matmul rate seen (measured before and after every cell): on a shared machine a
     # single reading taken while other jobs run would make the floor too lenient.
-    rates = [matmul_rate(device, dtype, args.matmul_size)]
+    def rate() -> float:
+        return matmul_rate(device, dtype, args.matmul_size)
+
+    rates = [await engine.run_on_worker(rate)]
     cells = []
     for prefix_len in args.prefix_lens:
         for k in args.ks:
             cells.append(Cell(prefix_len, k))
             await run_cell(engine, vllm, args, cells[-1], gen)
-            rates.append(matmul_rate(device, dtype, args.matmul_size))
+            rates.append(await engine.run_on_worker(rate))
             print(f"prefix {prefix_len} k {k} done", file=sys.stderr, flush=True)
     flops_per_s = max(rates)
     rows = [row for cell in cells for row in summarise(cell, shape, args.suffix_len, flops_per_s)]

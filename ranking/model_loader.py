@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,18 @@ class LoadedModel:
     vocab_size: int
     device: torch.device
     dtype: torch.dtype
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch ops inside run on the calling thread alone, so it starts no OpenMP team of its own: the embedded
+    engine's worker thread should be the only one with a team (EmbeddedEngine.start says why)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -104,14 +118,15 @@ def load_checkpoint(model_dir: str | Path, device: str = "auto", dtype: str = "a
     torch_dtype = resolve_dtype(dtype, dev, hidden_size(path))
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model: Any
-    if is_quantized_checkpoint(path):
-        from ranking.quantized_linear import load_quantized_model
+    with one_torch_thread():  # loading is copies; compute belongs to the engine's worker thread
+        if is_quantized_checkpoint(path):
+            from ranking.quantized_linear import load_quantized_model
 
-        # compressed-tensors exports (FP8 / INT8 / W4A16): dequantised on CPU, FP8 matmul on GPUs that have it.
-        model = load_quantized_model(path, dtype=torch_dtype, device=str(dev))
-    else:
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
-        model = model.to(dev).eval()
+            # compressed-tensors exports (FP8 / INT8 / W4A16): dequantised on CPU, FP8 matmul on GPUs with it.
+            model = load_quantized_model(path, dtype=torch_dtype, device=str(dev))
+        else:
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
+            model = model.to(dev).eval()
     vocab_size = int(model.get_output_embeddings().weight.shape[0])
     return LoadedModel(model, tokenizer, checkpoint_name(path), vocab_size, dev, torch_dtype)
 

@@ -17,7 +17,9 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ranking.engine.engine_metrics import EngineMetrics
 from ranking.engine.host_memory import keep_freed_memory
@@ -25,6 +27,7 @@ from ranking.engine.model_runner import ForwardItem, ForwardOutput, ModelRunner
 from ranking.engine.radix_cache import RadixCache
 from ranking.engine.scheduler import QueueFullError, Scheduler, StepShare
 from ranking.engine.score_request import ScoreRequest
+from ranking.engine.worker_call import WorkerCall
 from ranking.model_loader import LoadedModel
 from ranking.scorer import (
     MetricSample,
@@ -38,6 +41,7 @@ from ranking.scorer import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ATTENTION_BACKENDS = ("auto", "sdpa", "sdpa_cascade", "flashinfer")
 
@@ -83,18 +87,47 @@ class EmbeddedEngine(Scorer):
         self._cond = threading.Condition()
         self._worker: threading.Thread | None = None
         self._stopping = False
+        self._calls: list[WorkerCall] = []  # run_on_worker's, run by the worker between steps
         self._step_s = 0.0  # moving average of one forward step: queued work that cannot finish in time is dropped
         self._ready = False
 
     async def start(self) -> None:
-        """Build the model runner, warm it with one real pass, start the worker thread."""
-        self.runner = await asyncio.to_thread(ModelRunner, self.loaded, self.config.attention_backend)
-        bos = self.loaded.tokenizer.bos_token_id or 0
-        await asyncio.to_thread(self.runner.forward, [ForwardItem([], [bos, bos], [[bos]], [0])])
+        """Start the worker thread, which builds the model runner and warms it with one real pass, then serves.
+
+        Every tensor operation of the engine runs on that one thread. Each thread that runs a multi-threaded
+        torch op gets its own OpenMP team, and once a process has more OpenMP threads than cores, libgomp cuts
+        every team's spin-wait between ops to almost nothing: on 2 cores a repeat member's 4k-token request took
+        95 ms instead of 79 ms (bench/results/prefill-shapes-cpu-amx-bf16.md). `run_on_worker` runs other work there.
+        """
+        loop = asyncio.get_running_loop()
+        warm_up = WorkerCall(self._warm_up, loop, loop.create_future())
         self._stopping = False
-        self._worker = threading.Thread(target=self._run, name="slmrank-engine", daemon=True)
+        self._worker = threading.Thread(target=self._run, args=(warm_up,), name="slmrank-engine", daemon=True)
         self._worker.start()
+        try:
+            await warm_up.future
+        except BaseException:
+            self._worker.join()
+            self._worker = None
+            raise
         self._ready = True
+
+    async def run_on_worker(self, fn: Callable[[], T]) -> T:
+        """fn() on the engine's worker thread between forward steps (so it starts no second OpenMP team)."""
+        if self._worker is None:
+            raise ScorerUnavailableError("embedded engine is not started")
+        loop = asyncio.get_running_loop()
+        call = WorkerCall(fn, loop, loop.create_future())
+        with self._cond:
+            self._calls.append(call)
+            self._cond.notify()
+        result: T = await call.future
+        return result
+
+    def _warm_up(self) -> None:
+        self.runner = ModelRunner(self.loaded, self.config.attention_backend)
+        bos = self.loaded.tokenizer.bos_token_id or 0
+        self.runner.forward([ForwardItem([], [bos, bos], [[bos]], [0])])
 
     async def close(self) -> None:
         """Stop the worker after its current step; queued requests fail as unavailable."""
@@ -109,6 +142,9 @@ class EmbeddedEngine(Scorer):
             for request in self.scheduler.remove_if(lambda r: True):
                 self._release(request)
                 request.resolve(ScorerUnavailableError("embedded engine closed"))
+            calls, self._calls = self._calls, []
+        for call in calls:
+            call.resolve(ScorerUnavailableError("embedded engine closed"))
 
     def is_ready(self) -> bool:
         return self._ready
@@ -180,16 +216,22 @@ class EmbeddedEngine(Scorer):
         if batch.suffix_ids and not batch.prefix_ids and not all(batch.suffix_ids):
             raise ScorerError("a prompt is empty")
 
-    def _run(self) -> None:
-        """Worker thread: plan a step, run it, hand out results; sleep while there is nothing to do."""
+    def _run(self, warm_up: WorkerCall) -> None:
+        """Worker thread: build and warm the runner; then run queued calls, plan a step, run it, hand out results;
+        sleep while there is nothing to do."""
+        if not warm_up.run():
+            return
         while True:
             with self._cond:
-                while not self._stopping and not (self.scheduler.waiting or self.scheduler.running):
+                while not self._stopping and not (self.scheduler.waiting or self.scheduler.running or self._calls):
                     self._cond.wait()
                 if self._stopping:
                     return
+                calls, self._calls = self._calls, []
                 self._drop_expired()
                 shares = self.scheduler.schedule(self._admit)
+            for call in calls:
+                call.run()
             if shares:
                 self._step(shares)
 

@@ -61,10 +61,11 @@ class ScoreRequest:
 
     def resolve(self, value: Any) -> None:
         """Hand a result (or an exception instance) to the waiting coroutine, from any thread."""
-        self.loop.call_soon_threadsafe(_settle, self.future, value)
+        self.loop.call_soon_threadsafe(settle, self.future, value)
 
 
-def _settle(future: asyncio.Future[Any], value: Any) -> None:
+def settle(future: asyncio.Future[Any], value: Any) -> None:
+    """On the future's loop: its result, or its exception when `value` is one; nothing if it is already done."""
     if future.done():  # the caller already gave up (deadline) or was cancelled
         return
     if isinstance(value, BaseException):

@@ -389,3 +389,42 @@ def test_metrics_cover_the_contract(tiny_loaded, rng) -> None:
         await engine.close()
 
     run(go())
+
+
+def test_every_forward_pass_runs_on_the_worker_thread(tiny_loaded, rng, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One thread does the engine's tensor work (warm-up included): a second would start a second OpenMP team."""
+    from ranking.engine.model_runner import ModelRunner
+
+    threads: list[str] = []
+    forward = ModelRunner.forward
+
+    def recording(self, items):
+        threads.append(threading.current_thread().name)
+        return forward(self, items)
+
+    monkeypatch.setattr(ModelRunner, "forward", recording)
+
+    async def go():
+        engine = await started(tiny_loaded, max_batch_tokens=40)
+        batch = make_batch(rng, tiny_loaded.vocab_size, 90, (3, 5))
+        assert_matches_reference(tiny_loaded.model, batch, await engine.score(batch))
+        assert await engine.run_on_worker(threading.current_thread) is engine._worker
+        await engine.close()
+
+    run(go())
+    assert len(threads) >= 4 and set(threads) == {"slmrank-engine"}  # warm-up, 3 prefix chunks, suffixes
+
+
+def test_run_on_worker_hands_back_results_and_errors_and_a_failed_start_raises(tiny_loaded) -> None:
+    async def go():
+        engine = await started(tiny_loaded)
+        assert await engine.run_on_worker(lambda: 6 * 7) == 42
+        with pytest.raises(ZeroDivisionError):
+            await engine.run_on_worker(lambda: 1 / 0)
+        await engine.close()
+        with pytest.raises(ScorerUnavailableError):
+            await engine.run_on_worker(lambda: 1)
+        with pytest.raises(ValueError, match="flashinfer"):  # built on the worker, raised to the caller
+            await started(tiny_loaded, attention_backend="flashinfer")
+
+    run(go())
