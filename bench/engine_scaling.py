@@ -292,7 +292,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out-dir", default="bench/results")
     parser.add_argument("--cpu-dry-run", action="store_true", help="tiny shape, small stream: a plumbing check")
     args = parser.parse_args(argv)
-    args.fp8, args.max_batch_tokens, args.cache_gib = False, 8192, 4.0
+    args.fp8, args.max_batch_tokens, args.cache_gib, args.default_malloc = False, 8192, 4.0, False
     if args.cpu_dry_run:
         args.shape, args.prefix_lens, args.ks, args.k_prefix_len, args.zipf_prefix_len = (
             "tiny",

@@ -88,7 +88,9 @@ class Ranker:
         labels = self.label_tokens[task_name]
         # Tokenising a long history is a few ms of CPU: keep it off the event loop.
         prompt = await asyncio.to_thread(self.builder.build, member, candidates, task)
-        batch = ScoreBatch(prompt.prefix_ids, prompt.suffix_ids, labels.ids, member_key(member.id), deadline)
+        batch = ScoreBatch(
+            prompt.prefix_ids, prompt.suffix_ids, labels.ids, member_key(member.id), deadline, normalise_over="labels"
+        )
         started = time.perf_counter()
         result = await self.scorer.score(batch)
         engine_ms = (time.perf_counter() - started) * 1000.0

@@ -13,7 +13,10 @@ class ScoreBatch:
     """What an engine scores: k prompts sharing `prefix_ids`; the label ids' log-probs are read at the end.
 
     `member_key` lets replica routers keep a member on one engine (so its prefix stays cached); `deadline`
-    is a time.monotonic() instant after which the result is useless to the caller.
+    is a time.monotonic() instant after which the result is useless to the caller. `normalise_over="labels"`
+    lets an engine normalise the label log-probs over the label ids alone, skipping the full-vocabulary
+    log-sum-exp (the LM head's whole weight, read for k rows): a score uses only the difference between two
+    labels, which is the same either way.
     """
 
     prefix_ids: tuple[int, ...]
@@ -21,6 +24,7 @@ class ScoreBatch:
     label_ids: tuple[int, ...]
     member_key: str = ""
     deadline: float | None = None
+    normalise_over: Literal["vocabulary", "labels"] = "vocabulary"
 
     @property
     def num_candidates(self) -> int:
@@ -36,7 +40,9 @@ class ScoreBatch:
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """Per candidate, the full-vocabulary log-probs of each label id (in `label_ids` order), plus usage.
+    """Per candidate, the log-probs of each label id (in `label_ids` order), plus usage: normalised over the full
+    vocabulary, or over the label ids when the batch asked for `normalise_over="labels"` and the engine does that
+    (the embedded one; remote engines always return vocabulary log-probs).
 
     `prompt_tokens` counts all k prompts in full; `cached_tokens` how many of those the engine did not
     compute because their KV was already cached (0 for an engine without a prefix cache).

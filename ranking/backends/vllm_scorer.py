@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -146,7 +146,7 @@ class VLLMScorer(RemoteScorer):
 
 
 def _one(batch: ScoreBatch, i: int) -> ScoreBatch:
-    return ScoreBatch(batch.prefix_ids, (batch.suffix_ids[i],), batch.label_ids, batch.member_key, batch.deadline)
+    return replace(batch, suffix_ids=(batch.suffix_ids[i],))
 
 
 def parse_completions(payload: Any, batch: ScoreBatch, url: str, scale_cached: int = 1) -> ScoreResult:

@@ -287,7 +287,10 @@ class EmbeddedEngine(Scorer):
         request = share.request
         new_ids = request.prefix_ids[request.done_len : request.done_len + share.num_prefix_tokens]
         suffixes = request.suffix_ids if share.has_suffixes else ()
-        return ForwardItem(list(request.past), new_ids, suffixes, request.batch.label_ids)
+        batch = request.batch
+        return ForwardItem(
+            list(request.past), new_ids, suffixes, batch.label_ids, is_label_normalised=batch.normalise_over == "labels"
+        )
 
     def _advance(self, share: StepShare[ScoreRequest], output: ForwardOutput) -> None:
         request = share.request

@@ -39,6 +39,7 @@ class ForwardItem:
     prefix_ids: Sequence[int]
     suffix_ids: Sequence[Sequence[int]] = ()
     label_ids: Sequence[int] = ()
+    is_label_normalised: bool = False  # log-probs over the label ids alone: no full-vocabulary LM head
     past_len: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -191,26 +192,37 @@ class ModelRunner:
             if item.suffix_ids:
                 ends = torch.tensor([len(s) for s in item.suffix_ids], device=x.device).cumsum(0)
                 last = x[start + num_new + ends - 1]  # [k, H]
-                logprobs = self._label_logprobs(self.base.norm(last), list(item.label_ids)).cpu()
+                hidden = self.base.norm(last)
+                logprobs = self._label_logprobs(hidden, list(item.label_ids), item.is_label_normalised).cpu()
             outputs.append(ForwardOutput(kv, logprobs))
             start += item.num_tokens
         return outputs
 
-    def _label_logprobs(self, hidden: torch.Tensor, label_ids: list[int]) -> torch.Tensor:
-        """[k, H] final hidden states -> [k, labels] full-vocabulary log-probs of the label ids, float32.
+    def _label_logprobs(self, hidden: torch.Tensor, label_ids: list[int], over_labels: bool) -> torch.Tensor:
+        """[k, H] final hidden states -> [k, labels] log-probs of the label ids, float32, normalised over the full
+        vocabulary or (`over_labels`) over the label ids alone, which never reads the rest of the LM head.
 
         In bf16 a logit of usual size is rounded to a step of 0.03-0.06, which turns close candidates into ties;
         the label logits are therefore recomputed in float32 from the hidden state (two rows of the LM head),
         while the log-sum-exp over the vocabulary takes the model-dtype logits. In float32 both are the same."""
+        if over_labels:
+            return torch.log_softmax(self._label_logits(hidden, label_ids), dim=-1)
         logits = self._softcap(self.lm_head(hidden).float())
-        if isinstance(self.lm_head, torch.nn.Linear):  # a plain head (a quantized one keeps its own arithmetic)
-            label_logits = hidden.float() @ self.lm_head.weight[label_ids].float().T
-            if self.lm_head.bias is not None:
-                label_logits = label_logits + self.lm_head.bias[label_ids].float()
-            label_logits = self._softcap(label_logits)
-        else:
-            label_logits = logits[:, label_ids]
+        label_logits = self._label_logits(hidden, label_ids, logits)
         return label_logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+
+    def _label_logits(
+        self, hidden: torch.Tensor, label_ids: list[int], logits: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """[k, labels] float32 logits of the label ids: their rows of a plain LM head only, else from `logits`
+        (the full head's, computed here if not given: a quantized head keeps its own arithmetic)."""
+        if not isinstance(self.lm_head, torch.nn.Linear):
+            full = logits if logits is not None else self._softcap(self.lm_head(hidden).float())
+            return full[:, label_ids]
+        label_logits = hidden.float() @ self.lm_head.weight[label_ids].float().T
+        if self.lm_head.bias is not None:
+            label_logits = label_logits + self.lm_head.bias[label_ids].float()
+        return self._softcap(label_logits)
 
     def _softcap(self, logits: torch.Tensor) -> torch.Tensor:
         """Gemma2: tanh-capped logits, as transformers does; others unchanged."""

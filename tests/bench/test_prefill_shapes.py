@@ -56,7 +56,7 @@ def test_dry_run_agrees_with_its_baselines(tmp_path: Path) -> None:
     assert {(r["prefix_len"], r["k"]) for r in rows} == {(64, 1), (64, 4), (256, 1), (256, 4)}
     assert len(rows) == 24 and sum("skipped" in r for r in rows) == 8
     for row in (r for r in rows if "skipped" not in r):
-        assert row["max_abs_diff_vs_b"] <= TOLERANCE["float32"], row
+        assert row["max_abs_log_odds_diff_vs_b"] <= TOLERANCE["float32"], row
         assert row["floor_ms"] > 0 and row["p50_over_floor"] > 0
     hot = [r for r in rows if r["mode"] == "(d) engine, hot"]
     cold = [r for r in rows if r["mode"] == "(d) engine, cold"]
@@ -104,5 +104,5 @@ def test_dry_run_with_a_real_vllm_server_agrees(tmp_path: Path) -> None:
     rows = asyncio.run(main(parse_args(argv)))["rows"]
     vllm_rows = [r for r in rows if r["mode"].startswith("(c)")]
     assert len(vllm_rows) == 8 and not any("skipped" in r for r in vllm_rows)
-    assert all(r["max_abs_diff_vs_b"] <= 1e-4 for r in vllm_rows), vllm_rows
+    assert all(r["max_abs_log_odds_diff_vs_b"] <= 1e-4 for r in vllm_rows), vllm_rows
     assert all(r["cpu_s_per_request"] > 0 for r in vllm_rows)  # the server's own CPU time is counted

@@ -428,3 +428,23 @@ def test_run_on_worker_hands_back_results_and_errors_and_a_failed_start_raises(t
             await started(tiny_loaded, attention_backend="flashinfer")
 
     run(go())
+
+
+def test_a_label_normalised_batch_gives_the_references_log_odds(tiny_loaded, rng) -> None:
+    """What /rank asks for: log-probs over the labels alone, whose differences are the reference's."""
+    from dataclasses import replace
+
+    batch = make_batch(rng, tiny_loaded.vocab_size, 60, (4, 7, 2))
+
+    async def go():
+        engine = await started(tiny_loaded)
+        result = await engine.score(replace(batch, normalise_over="labels"))
+        await engine.close()
+        return torch.tensor(result.label_logprobs)
+
+    got = run(go())
+    expected = plain_label_logprobs(tiny_loaded.model, batch.prefix_ids, batch.suffix_ids, batch.label_ids)
+    torch.testing.assert_close(
+        got[:, 0] - got[:, 1], expected[:, 0] - expected[:, 1], atol=TOLERANCE["float32"], rtol=0
+    )
+    torch.testing.assert_close(got.exp().sum(-1), torch.ones(3), atol=1e-6, rtol=0)

@@ -82,9 +82,24 @@ def test_bf16_label_log_odds_keep_float32_resolution(tiny_model_dir) -> None:
     hidden = (torch.randn(64, runner.lm_head.weight.shape[1]) * 3).to(torch.bfloat16)
     labels = [5, 9]
     exact = hidden.float() @ runner.lm_head.weight[labels].float().T  # [64, 2]
-    got = runner._label_logprobs(hidden, labels)
+    got = runner._label_logprobs(hidden, labels, False)
     rounded = torch.log_softmax(runner.lm_head(hidden).float(), dim=-1)[:, labels]
     exact_odds, got_odds = exact[:, 0] - exact[:, 1], got[:, 0] - got[:, 1]
     torch.testing.assert_close(got_odds, exact_odds, atol=1e-5, rtol=0)
     assert (rounded[:, 0] - rounded[:, 1] - exact_odds).abs().max() > 1e-3  # what the plain bf16 head loses
     assert got.shape == (64, 2) and bool((got <= 0).all())
+
+
+def test_label_normalised_log_probs_keep_the_log_odds_and_never_run_the_full_head(tiny_loaded, monkeypatch) -> None:
+    runner = ModelRunner(tiny_loaded, "sdpa")
+    torch.manual_seed(1)
+    hidden = torch.randn(7, runner.lm_head.weight.shape[1]) * 3
+    labels = [5, 9, 11]
+    full = runner._label_logprobs(hidden, labels, False)
+    calls: list[int] = []
+    monkeypatch.setattr(runner.lm_head, "forward", lambda x: calls.append(1) or torch.zeros(()))
+    over_labels = runner._label_logprobs(hidden, labels, True)
+    assert not calls  # two (here three) rows of the head, not the vocabulary
+    torch.testing.assert_close(over_labels - over_labels[:, :1], full - full[:, :1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(over_labels.exp().sum(-1), torch.ones(7), atol=1e-6, rtol=0)
+    assert bool((full.exp().sum(-1) < 0.5).all())  # over the vocabulary the labels hold little mass
