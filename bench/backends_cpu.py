@@ -6,9 +6,11 @@ the same members again with new candidates (repeat: the member prefix is cached)
 a time, so latency is service time. Then the failover run: two vLLM replicas behind one gateway, 4 requests
 in flight, one replica SIGKILLed a third of the way in; success must stay >= 99.9 %.
 
-Writes bench/results/backends-cpu.{md,json}. The machine has 2 cores shared with other work; runs are small.
+Writes bench/results/<--name: backends-cpu>.{md,json}. The machine has 2 cores shared with other work; runs are
+small. `--real-layer-shape` serves a random Qwen3 with Qwen3-0.6B's layer shape instead of --model.
 
-    .venv/bin/python bench/backends_cpu.py [--model models/default] [--members 12] [--failover-requests 300]
+    .venv/bin/python bench/backends_cpu.py [--model models/default | --real-layer-shape] [--members 12]
+        [--failover-requests 300] [--name backends-cpu]
 """
 
 from __future__ import annotations
@@ -48,6 +50,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def real_layer_model(work: Path) -> tuple[Path, str]:
+    """A random Qwen3 with Qwen3-0.6B's layer shape (2 layers) and models/default's tokenizer and card."""
+    import shutil
+
+    import torch
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+
+    default, path = REPO / "models" / "default", work / "random-qwen3-0.6b-layer"
+    tokenizer = AutoTokenizer.from_pretrained(default, local_files_only=True)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=1024,
+        intermediate_size=3072,
+        num_hidden_layers=2,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        head_dim=128,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    Qwen3ForCausalLM(config).eval().save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    shutil.copy(default / "slmrank.json", path / "slmrank.json")
+    return path, (
+        "random Qwen3 with Qwen3-0.6B's layer shape (2 layers, hidden 1024, MLP 3072, 16/8 heads, head_dim 128)"
+        f" and models/default's tokenizer (vocab {len(tokenizer)}) and card"
+    )
 
 
 def pick_model(arg: str | None, work: Path) -> tuple[Path, str]:
@@ -105,10 +139,19 @@ def start_gateway(model: Path, work: Path, backend: str, urls: list[str]) -> Eng
     ).start(timeout_s=180)
 
 
-def workload_items(data: MovieLens, k: int, num_members: int) -> tuple[list[WorkItem], list[WorkItem]]:
+def workload(data: MovieLens, model: Path, **config: Any) -> Workload:
+    """MovieLens requests for the task (and label-rate rendering) of the served model's card, ~1k context tokens."""
+    from ranking.card import ModelCard
+
+    card = ModelCard.load(model)
+    task_config = WorkloadConfig(card.task(card.default_task), card.prompt.label_rates, context_tokens=1024, **config)
+    return Workload(data, task_config)
+
+
+def workload_items(data: MovieLens, model: Path, k: int, num_members: int) -> tuple[list[WorkItem], list[WorkItem]]:
     """Cold items for `num_members` new members, then each member again with candidates from another draw."""
-    cold = Workload(data, WorkloadConfig(k=k, context_tokens=1024, seed=k, namespace=f"bench{k}")).items(num_members)
-    fresh = Workload(data, WorkloadConfig(k=k, context_tokens=1024, seed=k + 1000)).items(num_members)
+    cold = workload(data, model, k=k, seed=k, namespace=f"bench{k}").items(num_members)
+    fresh = workload(data, model, k=k, seed=k + 1000).items(num_members)
     repeat = [WorkItem(c.member, f.candidates, True, c.task, c.score_type) for c, f in zip(cold, fresh, strict=True)]
     return cold, repeat
 
@@ -148,11 +191,11 @@ def bench_backend(backend: str, model: Path, work: Path, data: MovieLens, num_me
     out: dict[str, Any] = {}
     try:
         with httpx.Client(timeout=60, trust_env=False) as client:
-            warm_cold, _ = workload_items(data, 8, 2)
+            warm_cold, _ = workload_items(data, model, 8, 2)
             for item in warm_cold:  # first-request costs (lazy kernels) are not what we measure
                 client.post(gateway.base_url + "/rank", json=item.rank_body()).raise_for_status()
             for k in (8, 32):
-                cold, repeat = workload_items(data, k, num_members)
+                cold, repeat = workload_items(data, model, k, num_members)
                 out[f"k={k} cold"] = run_phase(client, gateway.base_url, cold)
                 out[f"k={k} repeat"] = run_phase(client, gateway.base_url, repeat)
                 print(backend, k, out[f"k={k} cold"], out[f"k={k} repeat"], flush=True)
@@ -183,9 +226,7 @@ def bench_warmup(url: str, model: Path, data: MovieLens, num_members: int) -> di
     labels = resolve_label_tokens(tokenizer, task, vocab_size).ids
     out: dict[str, Any] = {}
     for seed, policy in ((500, PrefixWarmup.NEVER), (600, PrefixWarmup.NEW)):
-        items = Workload(data, WorkloadConfig(k=32, context_tokens=1024, seed=seed, namespace=f"w{seed}")).items(
-            num_members
-        )
+        items = workload(data, model, k=32, seed=seed, namespace=f"w{seed}").items(num_members)
         batches = []
         for item in items:
             m = item.member
@@ -265,13 +306,11 @@ def bench_failover(model: Path, work: Path, data: MovieLens, num_requests: int) 
     engines = [start_vllm(model, work, "vllm-a", "0"), start_vllm(model, work, "vllm-b", "1")]
     gateway = start_gateway(model, work, "vllm", [e.base_url for e in engines])
     try:
-        warm = Workload(data, WorkloadConfig(k=8, context_tokens=1024, seed=77, namespace="fo-warm")).items(8)
+        warm = workload(data, model, k=8, seed=77, namespace="fo-warm").items(8)
         with httpx.Client(timeout=60, trust_env=False) as client:  # both replicas past their first requests
             for item in warm:
                 client.post(gateway.base_url + "/rank", json=item.rank_body()).raise_for_status()
-        items = Workload(data, WorkloadConfig(k=8, context_tokens=1024, repeat_fraction=0.7, seed=7)).items(
-            num_requests
-        )
+        items = workload(data, model, k=8, repeat_fraction=0.7, seed=7).items(num_requests)
         result = asyncio.run(failover_load(gateway.base_url, items, num_requests // 3, engines[0].kill))
         result["killed"] = f"replica A (SIGKILL to its process group) at request {num_requests // 3}"
         metrics = httpx.get(gateway.base_url + "/metrics", timeout=10, trust_env=False).text
@@ -366,6 +405,12 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=12, help="requests per (k, cold|repeat) row")
     parser.add_argument("--failover-requests", type=int, default=300, help="0 skips the failover run")
     parser.add_argument("--backends", default="embedded,vllm", help="comma list; 'none' keeps the saved table")
+    parser.add_argument(
+        "--real-layer-shape",
+        action="store_true",
+        help="instead of --model: a random Qwen3 with Qwen3-0.6B's layer shape, models/default's tokenizer and card",
+    )
+    parser.add_argument("--name", default="backends-cpu", help="results file stem under bench/results/")
     args = parser.parse_args()
     if not VLLM_PYTHON.exists():
         print("error: .venv-vllm missing; run scripts/vllm_cpu.sh", file=sys.stderr)
@@ -373,7 +418,7 @@ def main() -> int:
     data = MovieLens.load(REPO / "data" / "movielens-latest-small")
     with tempfile.TemporaryDirectory(prefix="slmrank-bench-") as tmp:
         work = Path(tmp)
-        model, model_text = pick_model(args.model, work)
+        model, model_text = real_layer_model(work) if args.real_layer_shape else pick_model(args.model, work)
         report: dict[str, Any] = {
             "model": model_text,
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
@@ -382,7 +427,7 @@ def main() -> int:
             "results": {},
         }
         if args.backends == "none":  # re-run only the failover part, keep the saved side-by-side table
-            saved = json.loads((RESULTS / "backends-cpu.json").read_text())
+            saved = json.loads((RESULTS / f"{args.name}.json").read_text())
             keep = ("results", "ratios", "members", "tokens_per_prompt", "earlier_runs")
             report.update({k: saved[k] for k in keep if k in saved})
             first_command = saved["command"].split("` then `")[0]
@@ -401,8 +446,8 @@ def main() -> int:
         if args.failover_requests:
             report["failover"] = bench_failover(model, work, data, args.failover_requests)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "backends-cpu.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "backends-cpu.md").write_text(markdown(report))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{args.name}.md").write_text(markdown(report))
     print(markdown(report))
     return 0
 
