@@ -64,7 +64,10 @@ def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     x_rot, x_pass = x[..., :dim], x[..., dim:]
     half = dim // 2
     rotated = torch.cat((-x_rot[..., half:], x_rot[..., :half]), dim=-1)
-    return torch.cat([(x_rot * cos) + (rotated * sin), x_pass], dim=-1)
+    out = (x_rot * cos) + (rotated * sin)
+    if x_pass.shape[-1] == 0:  # full-width rotary: a last-dim cat with nothing would still copy every element
+        return out
+    return torch.cat([out, x_pass], dim=-1)
 
 
 class ModelRunner:
