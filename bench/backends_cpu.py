@@ -53,34 +53,27 @@ def free_port() -> int:
 
 
 def real_layer_model(work: Path) -> tuple[Path, str]:
-    """A random Qwen3 with Qwen3-0.6B's layer shape (2 layers) and models/default's tokenizer and card."""
+    """A random Qwen3 with Qwen3-0.6B's layer shape (compute_floor's, 2 layers), models/default's tokenizer and card."""
+    import dataclasses
     import shutil
 
     import torch
-    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+    from compute_floor import SHAPES, random_decoder
+    from transformers import AutoTokenizer
 
     default, path = REPO / "models" / "default", work / "random-qwen3-0.6b-layer"
     tokenizer = AutoTokenizer.from_pretrained(default, local_files_only=True)
-    config = Qwen3Config(
-        vocab_size=len(tokenizer),
-        hidden_size=1024,
-        intermediate_size=3072,
-        num_hidden_layers=2,
-        num_attention_heads=16,
-        num_key_value_heads=8,
-        head_dim=128,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    Qwen3ForCausalLM(config).eval().save_pretrained(path)
+    shape = dataclasses.replace(SHAPES["qwen3-0.6b-layer"], vocab_size=len(tokenizer))
+    model = random_decoder(shape, torch.device("cpu"), torch.float32)
+    model.config.bos_token_id, model.config.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     shutil.copy(default / "slmrank.json", path / "slmrank.json")
     return path, (
-        "random Qwen3 with Qwen3-0.6B's layer shape (2 layers, hidden 1024, MLP 3072, 16/8 heads, head_dim 128)"
-        f" and models/default's tokenizer (vocab {len(tokenizer)}) and card"
+        f"random Qwen3 with Qwen3-0.6B's layer shape ({shape.num_layers} layers, hidden {shape.hidden}, MLP"
+        f" {shape.intermediate}, {shape.num_heads}/{shape.num_kv_heads} heads, head_dim {shape.head_dim}) and"
+        f" models/default's tokenizer (vocab {shape.vocab_size}) and card"
     )
 
 

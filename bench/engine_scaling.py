@@ -56,10 +56,10 @@ async def hot_curves(engine: EmbeddedEngine, args: argparse.Namespace, gen: torc
         )
     by_k = []
     base = make_prompt(gen, vocab, args.k_prefix_len, args.suffix_len, 1).prefix_ids
-    await engine.score(ScoreBatch(base, ((11,),), (3, 4)))  # cache the shared prefix once
+    await engine.score(ScoreBatch(base, ((11,),), (3, 4), normalise_over="labels"))  # cache the shared prefix once
     for k in args.ks:
         suffixes = make_prompt(gen, vocab, 1, args.suffix_len, k).suffix_ids
-        batch = ScoreBatch(base, suffixes, (3, 4))
+        batch = ScoreBatch(base, suffixes, (3, 4), normalise_over="labels")
         by_k.append({"k": k, "hot_ms": await latency(engine, batch, 3) * 1e3})
     return {"by_prefix": by_prefix, "by_k": by_k}
 
@@ -93,7 +93,7 @@ async def zipf_run(args: argparse.Namespace, gen: torch.Generator, member_bytes:
     for member in stream:
         suffixes = make_prompt(gen, engine.loaded.vocab_size, 1, args.suffix_len, args.k).suffix_ids
         started = time.perf_counter()
-        result = await engine.score(ScoreBatch(prefixes[member], suffixes, (3, 4)))
+        result = await engine.score(ScoreBatch(prefixes[member], suffixes, (3, 4), normalise_over="labels"))
         latencies.append(time.perf_counter() - started)
         hits += result.cached_tokens >= args.k * args.zipf_prefix_len  # the whole prefix came from the cache
     await engine.close()

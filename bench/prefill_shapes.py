@@ -61,7 +61,8 @@ def make_prompt(gen: torch.Generator, vocab: int, prefix_len: int, suffix_len: i
     """Random token ids (never 0-9, kept for labels): one member prefix and k candidate suffixes."""
     prefix = torch.randint(10, vocab, (prefix_len,), generator=gen).tolist()
     suffixes = torch.randint(10, vocab, (k, suffix_len), generator=gen).tolist()
-    return ScoreBatch(tuple(prefix), tuple(tuple(s) for s in suffixes), (3, 4))
+    # Normalised over the labels, as /rank asks (engines that cannot, like vLLM, return vocabulary log-probs).
+    return ScoreBatch(tuple(prefix), tuple(tuple(s) for s in suffixes), (3, 4), normalise_over="labels")
 
 
 def timed(device: torch.device, fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -121,9 +122,7 @@ async def run_cell(
         for scorer, modes, cpu_clock in ((vllm, VLLM_MODES, vllm_cpu), (engine, ENGINE_MODES, time.process_time)):
             for mode in modes if scorer is not None else ():
                 started, cpu = time.perf_counter(), cpu_clock()
-                # The engine normalises over the labels, as /rank asks it to (vLLM returns vocabulary log-probs).
-                ask = replace(batch, deadline=time.monotonic() + 900, normalise_over="labels")
-                result = await scorer.score(ask)
+                result = await scorer.score(replace(batch, deadline=time.monotonic() + 900))
                 cell.add(mode, time.perf_counter() - started, cpu_clock() - cpu, result.label_logprobs)
                 if server_pid:  # the next mode starts once vLLM's workers stop spinning
                     wait_until_idle(server_pid)
