@@ -96,8 +96,8 @@ class EmbeddedEngine(Scorer):
 
         Every tensor operation of the engine runs on that one thread. Each thread that runs a multi-threaded
         torch op gets its own OpenMP team, and once a process has more OpenMP threads than cores, libgomp cuts
-        every team's spin-wait between ops to almost nothing: on 2 cores a repeat member's 4k-token request took
-        95 ms instead of 79 ms (bench/results/prefill-shapes-cpu-amx-bf16.md). `run_on_worker` runs other work there.
+        every team's spin-wait between ops to almost nothing: on 2 cores a repeat member's 4k-token pass took 95 ms
+        instead of 79 ms (docs/engine.md, the AMX section). `run_on_worker` runs other work there.
         """
         loop = asyncio.get_running_loop()
         warm_up = WorkerCall(self._warm_up, loop, loop.create_future())
@@ -106,8 +106,10 @@ class EmbeddedEngine(Scorer):
         self._worker.start()
         try:
             await warm_up.future
-        except BaseException:
-            self._worker.join()
+        except BaseException:  # the runner failed, or start was cancelled: the worker stops once warm-up returns
+            with self._cond:
+                self._stopping = True
+                self._cond.notify_all()
             self._worker = None
             raise
         self._ready = True

@@ -3,9 +3,10 @@
 By default glibc serves every allocation above its mmap threshold (128 KiB, growing to at most 32 MiB) with a fresh
 mmap and returns it to the OS on free, and gives each thread its own arena. A forward pass over a few thousand
 tokens allocates and frees dozens of such buffers (activations, fp32 copies inside RMSNorm, attention outputs), so
-every pass page-faults all of them in again: in bf16 on a 2-core AMX CPU that was 20-25% of a 4k-token cold
-request (bench/results/prefill-shapes-cpu-amx-bf16.md). With mmap off, no trimming and one arena, freed buffers
-are reused; the process keeps its peak heap (what a server sizes for anyway) instead of handing it back.
+every pass page-faults all of them in again: in bf16 on a 2-core AMX CPU that was 13-25% of a 4k-token cold
+request (docs/engine.md, the AMX section; `bench/prefill_shapes.py --default-malloc` measures without it). With
+mmap off, no trimming and one arena, freed buffers are reused; the process keeps its peak heap (what a server
+sizes for anyway) instead of handing it back.
 
 The settings are process-wide, so they are applied once, before the engine's worker thread first allocates (a
 thread picks its arena then). Elsewhere than glibc this does nothing.
