@@ -165,13 +165,11 @@ class CascadeAttention(SdpaAttention):
     def prefix(
         self, q: torch.Tensor, kv: KeyValues, past_len: int, scale: float, mods: AttentionMods = PLAIN
     ) -> torch.Tensor:
-        if not mods.is_plain:
+        if not mods.is_plain or past_len == 0:  # nothing cached: plain causal SDPA reads the KV heads as they are
             return super().prefix(q, kv, past_len, scale, mods)
         past, new = kv.split(past_len)
         k, v = new.whole()
         own = _flash(q, _repeat_heads(k, q), _repeat_heads(v, q), True, scale)
-        if past_len == 0:
-            return own[0]
         return _merge([*_shared(q, past, scale), own], q.dtype)
 
     def suffix(
