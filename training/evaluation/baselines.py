@@ -34,6 +34,12 @@ class PopularityBaseline:
         return float(self.counts.get(item_id, 0))
 
 
+# The bias model's ridge penalties and alternating sweeps, shared with its as-of-cutoff refits (bias_as_of_cutoff.py).
+BIAS_USER_REG = 5.0
+BIAS_ITEM_REG = 5.0
+BIAS_SWEEPS = 10
+
+
 class BiasBaseline:
     """P(positive) = mu + b_member + b_item of one task's 0/1 label, fitted by alternating ridge least squares."""
 
@@ -44,9 +50,9 @@ class BiasBaseline:
         self,
         train: Sequence[Event],
         task: str,
-        user_reg: float = 5.0,
-        item_reg: float = 5.0,
-        num_iterations: int = 10,
+        user_reg: float = BIAS_USER_REG,
+        item_reg: float = BIAS_ITEM_REG,
+        num_iterations: int = BIAS_SWEEPS,
     ) -> None:
         if not train:
             raise ValueError("BiasBaseline needs train interactions")

@@ -3,9 +3,9 @@
 `BiasBaseline` is fitted once on the whole train period. Under the per-member chronological split that period
 holds other members' interactions from after a given member's test period began (MovieLens spans 1996-2018), so
 its item biases know how items were rated later. This baseline fits the same model (the same alternating ridge
-least squares, regularisation and sweeps) once per distinct cutoff, on the train-period interactions strictly
-before it, and scores each member with the fit of its own cutoff: the information a prompt may show
-(training/data/label_rates.py obeys the same rule).
+least squares, penalties and sweeps; in numpy here, with BiasBaseline's plain loops as its test reference) once
+per distinct cutoff, on the train-period interactions strictly before it, and scores each member with the fit of
+its own cutoff: the information a prompt may show (training/data/label_rates.py obeys the same rule).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from training.data.example_builder import cutoff_time
 from training.data.split import ChronologicalSplit
+from training.evaluation.baselines import BIAS_ITEM_REG, BIAS_SWEEPS, BIAS_USER_REG
 
 
 class BiasAsOfCutoff:
@@ -30,9 +31,9 @@ class BiasAsOfCutoff:
         split: ChronologicalSplit,
         period: str,
         task: str,
-        user_reg: float = 5.0,
-        item_reg: float = 5.0,
-        num_iterations: int = 10,
+        user_reg: float = BIAS_USER_REG,
+        item_reg: float = BIAS_ITEM_REG,
+        num_iterations: int = BIAS_SWEEPS,
     ) -> None:
         known = sorted(split.period_events("train"), key=lambda e: e.timestamp)
         if not known:
