@@ -137,7 +137,9 @@ def workload(data: MovieLens, model: Path, **config: Any) -> Workload:
     from ranking.card import ModelCard
 
     card = ModelCard.load(model)
-    task_config = WorkloadConfig(card.task(card.default_task), card.prompt.label_rates, context_tokens=1024, **config)
+    prompt = card.prompt
+    task = card.task(card.default_task)
+    task_config = WorkloadConfig(task, prompt.label_rates, prompt.similar_rates, context_tokens=1024, **config)
     return Workload(data, task_config)
 
 
@@ -224,9 +226,12 @@ def bench_warmup(url: str, model: Path, data: MovieLens, num_members: int) -> di
         for item in items:
             m = item.member
             history = tuple(Interaction(h.item, h.action, h.timestamp) for h in m.history)
-            # Load-test rates (the body the load tester sends): models that show label rates need them.
+            # Load-test rates (the body the load tester sends): models that show rates need them.
             member = Member(m.id, m.profile, history, {task.name: pseudo_rate(m.id)})
-            cands = [Candidate(c, t, label_rates={task.name: pseudo_rate(c)}) for c, t in item.candidates]
+            cands = [
+                Candidate(c, t, None, {task.name: pseudo_rate(c)}, {task.name: pseudo_rate(f"{m.id}/{c}")})
+                for c, t in item.candidates
+            ]
             prompt = builder.build(member, cands, task)
             batches.append(ScoreBatch(prompt.prefix_ids, prompt.suffix_ids, labels, m.id))
 

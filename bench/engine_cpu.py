@@ -89,8 +89,9 @@ def make_requests(builder: PromptBuilder, num_members: int, k: int, rng: random.
         history = tuple(Interaction(movies[m], f"rated {r}", t) for t, m, r in rated[-120:])
         seen = {m for _, m, _ in rated}
         pool = [m for m in movies if m not in seen]
-        candidates = [Candidate(m, movies[m], label_rates={"like": item_rate.get(m, 0.5)}) for m in rng.sample(pool, k)]
-        member = Member(f"u{user}", None, history, label_rates={"like": member_rate[user]})
+        rate = {"like": member_rate[user]}  # also the similar-items rate: the right shape of text, not a feature
+        candidates = [Candidate(m, movies[m], None, {"like": item_rate.get(m, 0.5)}, rate) for m in rng.sample(pool, k)]
+        member = Member(f"u{user}", None, history, label_rates=rate)
         prompts.append(builder.build(member, candidates, TASKS["like"]))
     return prompts
 

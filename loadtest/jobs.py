@@ -14,7 +14,7 @@ from loadtest.arrival_schedule import ScheduleConfig
 from loadtest.gateway_target import GatewayTarget
 from loadtest.load_runner import RunConfig
 from loadtest.load_session import LoadSession
-from loadtest.model_card_source import task_for
+from loadtest.model_card_source import CardTask, task_for
 from loadtest.movielens import MovieLens
 from loadtest.report import Report
 from loadtest.run_summary import RunSummary
@@ -64,9 +64,7 @@ async def run_grid(args: argparse.Namespace) -> tuple[Report, bool]:
                     if session.is_stopped:
                         break
                     label = f"k={k} {'hot' if p > 0 else 'cold'} ctx={ctx}" + _cap_label(args)
-                    workload = _workload(
-                        args, task, k, ctx, p, cpt, f"{namespace}-{len(report.runs)}", picked.label_rates
-                    )
+                    workload = _workload(args, task, k, ctx, p, cpt, f"{namespace}-{len(report.runs)}", picked)
                     summary = await session.run(_run_config(args, label, args.rate, workload), args.slo_ms)
                     report.runs.append(_with_latencies(summary))
                     _print_line(summary)
@@ -106,7 +104,7 @@ async def run_sweep(args: argparse.Namespace) -> tuple[Report, bool]:
                 args.repeat_fraction,
                 cpt,
                 f"{namespace}-r{rate:g}",
-                picked.label_rates,
+                picked,
             )
             label = f"{rate:g}/s k={args.k} {members} ctx={args.context_tokens}" + _cap_label(args)
             summary = await session.run(_run_config(args, label, rate, workload), args.slo_ms)
@@ -164,10 +162,12 @@ def _workload(
     p: float,
     cpt: float,
     namespace: str,
-    label_rates: bool = False,
+    shown: CardTask | None = None,
 ) -> WorkloadConfig:
+    """`shown`: the card's task and which rates its prompts show (engine-direct prompt texts render them)."""
     return WorkloadConfig(
-        label_rates=label_rates,
+        label_rates=shown is not None and shown.label_rates,
+        similar_rates=shown is not None and shown.similar_rates,
         k=k,
         context_tokens=ctx,
         repeat_fraction=p,

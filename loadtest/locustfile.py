@@ -46,6 +46,7 @@ class RankUser(HttpUser):
         config = WorkloadConfig(
             task=card.task(opts.lt_task or card.default_task),
             label_rates=card.prompt.label_rates,
+            similar_rates=card.prompt.similar_rates,
             k=opts.lt_k,
             context_tokens=opts.lt_context_tokens,
             repeat_fraction=opts.lt_repeat_fraction,

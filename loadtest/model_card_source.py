@@ -59,10 +59,12 @@ def fetch_gateway_card(
 
 @dataclass(frozen=True)
 class CardTask:
-    """The task to load-test and whether the model shows label rates (engine-direct prompts render them)."""
+    """The task to load-test and whether the model shows label / similar-items rates (engine-direct prompts
+    render them)."""
 
     task: Task
     label_rates: bool
+    similar_rates: bool = False
 
 
 def task_for(args: argparse.Namespace) -> CardTask:
@@ -74,6 +76,7 @@ def task_for(args: argparse.Namespace) -> CardTask:
     else:
         raise ValueError(f"--target {args.target} has no model card endpoint: give --model DIR (the checkpoint)")
     try:
-        return CardTask(card.task(args.task or card.default_task), card.prompt.label_rates)
+        prompt = card.prompt
+        return CardTask(card.task(args.task or card.default_task), prompt.label_rates, prompt.similar_rates)
     except KeyError as exc:
         raise ValueError(str(exc.args[0])) from None

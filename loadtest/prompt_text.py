@@ -45,9 +45,11 @@ def prefix_text(
     return prompt_template.prefix_text(task.instruction, profile, lines, member_rate)
 
 
-def suffix_text(candidate_text: str, task: Task, item_rate: float | None = None) -> str:
-    """The candidate (and its rate) and the question; the label token comes right after `Answer:`."""
-    return prompt_template.suffix_text(candidate_text, task.question, item_rate)
+def suffix_text(
+    candidate_text: str, task: Task, item_rate: float | None = None, similar_rate: float | None = None
+) -> str:
+    """The candidate (and its rates) and the question; the label token comes right after `Answer:`."""
+    return prompt_template.suffix_text(candidate_text, task.question, item_rate, similar_rate)
 
 
 def pseudo_rate(key: str) -> float:

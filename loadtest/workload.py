@@ -33,11 +33,12 @@ class WorkloadConfig:
     """Shape of the requests: k candidates each, about `context_tokens` of prompt, repeat members with p.
 
     `task` comes from the served model's card (`--model DIR` or the gateway's GET /v1/models), and so does
-    `label_rates` (the card's prompt.label_rates): whether engine-direct prompt texts show rates.
+    `label_rates` / `similar_rates` (the card's prompt config): whether engine-direct prompt texts show them.
     """
 
     task: Task
     label_rates: bool = False
+    similar_rates: bool = False
     k: int = 8
     context_tokens: int = 1024
     repeat_fraction: float = 0.0
@@ -77,6 +78,7 @@ class WorkItem:
     task: Task
     score_type: str
     label_rates: bool = False
+    similar_rates: bool = False
 
     def rank_body(self) -> dict[str, Any]:
         """The JSON body of the gateway's `POST /rank`."""
@@ -91,7 +93,12 @@ class WorkItem:
                 "label_rates": {self.task.name: pseudo_rate(self.member.id)},
             },
             "candidates": [
-                {"id": cid, "text": text, "label_rates": {self.task.name: pseudo_rate(cid)}}
+                {
+                    "id": cid,
+                    "text": text,
+                    "label_rates": {self.task.name: pseudo_rate(cid)},
+                    "similar_rates": {self.task.name: pseudo_rate(f"{self.member.id}/{cid}")},
+                }
                 for cid, text in self.candidates
             ],
             "task": self.task.name,
@@ -105,7 +112,12 @@ class WorkItem:
             prefix = prefix_text(self.member.profile, self.member.history, self.task)
             return [prefix + suffix_text(text, self.task) for _, text in self.candidates]
         prefix = prefix_text(self.member.profile, self.member.history, self.task, pseudo_rate(self.member.id))
-        return [prefix + suffix_text(text, self.task, pseudo_rate(cid)) for cid, text in self.candidates]
+        return [
+            prefix + suffix_text(text, self.task, pseudo_rate(cid), self._similar(cid)) for cid, text in self.candidates
+        ]
+
+    def _similar(self, candidate_id: str) -> float | None:
+        return pseudo_rate(f"{self.member.id}/{candidate_id}") if self.similar_rates else None
 
 
 class Workload:
@@ -129,7 +141,8 @@ class Workload:
         is_repeat = bool(self._sent) and self._rng.random() < self.config.repeat_fraction
         member = self._rng.choice(self._sent) if is_repeat else self._new_member()
         cfg = self.config
-        return WorkItem(member, self._candidates(member), is_repeat, cfg.task, cfg.score_type, cfg.label_rates)
+        cands = self._candidates(member)
+        return WorkItem(member, cands, is_repeat, cfg.task, cfg.score_type, cfg.label_rates, cfg.similar_rates)
 
     def _new_member(self) -> MemberRecord:
         # Past the last MovieLens member the ids come round again as a new cohort with a different profile,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +135,12 @@ def parse_prompt(raw: Any) -> PromptConfig:
     """The prompt budgets; unknown keys and bad values are named."""
     if not isinstance(raw, Mapping):
         raise CardError("prompt: must be an object of token budgets")
-    fields = PromptConfig.__dataclass_fields__
-    unknown = set(raw) - set(fields)
+    known = {f.name: f for f in fields(PromptConfig)}
+    unknown = set(raw) - set(known)
     if unknown:
-        raise CardError(f"prompt: unknown field(s) {sorted(unknown)}; known: {sorted(fields)}")
+        raise CardError(f"prompt: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
     for key, value in raw.items():
-        expected = bool if key in ("add_bos", "label_rates") else int
+        expected = type(known[key].default)  # every budget defaults to an int, every switch to a bool
         if type(value) is not expected:
             raise CardError(f"prompt.{key}: {value!r} must be {expected.__name__}")
     try:
@@ -149,14 +149,17 @@ def parse_prompt(raw: Any) -> PromptConfig:
         raise CardError(f"prompt: {exc}") from None
 
 
+INPUT_FIELDS = tuple(f.name for f in fields(InputContract))
+
+
 def parse_input(raw: Any) -> InputContract:
     """The input contract: three descriptions and an optional example request."""
     if not isinstance(raw, Mapping):
-        raise CardError("input: must be an object {item, action, profile, label_rates, example}")
-    unknown = set(raw) - {"item", "action", "profile", "label_rates", "example"}
+        raise CardError(f"input: must be an object {{{', '.join(INPUT_FIELDS)}}}")
+    unknown = set(raw) - set(INPUT_FIELDS)
     if unknown:
         raise CardError(f"input: unknown field(s) {sorted(unknown)}")
-    texts = {k: _string(raw, k, "input") for k in ("item", "action", "profile", "label_rates") if k in raw}
+    texts = {k: _string(raw, k, "input") for k in INPUT_FIELDS if k != "example" and k in raw}
     example = raw.get("example")
     if example is not None and not isinstance(example, Mapping):
         raise CardError("input.example: must be a /rank request object")

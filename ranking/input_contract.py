@@ -23,11 +23,15 @@ class InputContract:
     example: dict[str, Any] | None = field(default=None, compare=False)
     # How to compute `label_rates`, for models whose prompt config shows them (None: the model does not).
     label_rates: str | None = None
+    # How to compute candidates' `similar_rates`, for models whose prompt config shows them.
+    similar_rates: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"item": self.item, "action": self.action, "profile": self.profile}
         if self.label_rates is not None:
             out["label_rates"] = self.label_rates
+        if self.similar_rates is not None:
+            out["similar_rates"] = self.similar_rates
         if self.example is not None:
             out["example"] = self.example
         return out

@@ -41,3 +41,4 @@ class Candidate:
     text: str
     metadata: dict[str, Any] | None = field(default=None, compare=False)
     label_rates: Mapping[str, float] | None = field(default=None, compare=False)
+    similar_rates: Mapping[str, float] | None = field(default=None, compare=False)

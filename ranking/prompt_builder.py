@@ -36,6 +36,8 @@ class PromptConfig:
     add_bos: bool = True
     # Show the member's and each candidate's positive rate for the task (Member/Candidate.label_rates).
     label_rates: bool = False
+    # Also the member's rate on items similar to each candidate (Candidate.similar_rates).
+    similar_rates: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_prefix_len", "max_profile_len", "max_item_len", "max_candidate_len"):
@@ -43,6 +45,10 @@ class PromptConfig:
                 raise ValueError(f"PromptConfig.{name} must be >= 1")
         if self.max_prefix_len < self.max_profile_len + 64:
             raise ValueError("PromptConfig.max_prefix_len must leave >= 64 tokens beyond the profile budget")
+        if self.similar_rates and not self.label_rates:
+            raise ValueError(
+                "PromptConfig.similar_rates needs label_rates (a candidate falls back to the member's rate)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,11 +120,14 @@ class PromptBuilder:
         return head + body, len(kept)
 
     def candidate_suffix(self, candidate: Candidate, task: Task) -> list[int]:
-        """`Candidate: <text>` under its budget, its rate if the model shows rates, then the question."""
+        """`Candidate: <text>` under its budget, its rates if the model shows them, then the question."""
         ids = self._encode(tpl.candidate_line(candidate.text))[: self.config.max_candidate_len]
         if self.config.label_rates:
             rate = task_rate(candidate.label_rates, task, f"candidate {candidate.id}")
             ids += self._encode_fixed(tpl.item_rate_line(rate))
+        if self.config.similar_rates:
+            rate = task_rate(candidate.similar_rates, task, f"candidate {candidate.id}", "similar_rates")
+            ids += self._encode_fixed(tpl.similar_rate_line(rate))
         return ids + self._encode_fixed(tpl.question_line(task.question))
 
     def _history_line(self, interaction: Interaction) -> list[int]:
@@ -135,8 +144,9 @@ class PromptBuilder:
         return self._fixed[text]
 
 
-def task_rate(rates: Mapping[str, float] | None, task: Task, whose: str) -> float:
-    """The rate for `task`; ValueError names whose rate is missing (the service checks this before scoring)."""
+def task_rate(rates: Mapping[str, float] | None, task: Task, whose: str, kind: str = "label_rates") -> float:
+    """The `kind` rate for `task`; ValueError names whose rate is missing (the service checks this before
+    scoring)."""
     if rates is None or task.name not in rates:
-        raise ValueError(f"this model shows label rates: the {whose} needs label_rates[{task.name!r}]")
+        raise ValueError(f"this model shows {kind}: the {whose} needs {kind}[{task.name!r}]")
     return rates[task.name]

@@ -17,6 +17,7 @@ ANSWER_CUE = " Answer:"
 UNKNOWN_PROFILE = "unknown"
 MEMBER_RATE_PREFIX = "\nMember's positive rate: "
 ITEM_RATE_PREFIX = "\nPositive rate among members: "
+SIMILAR_RATE_PREFIX = "\nRate on similar items: "
 # Rates are shown in steps of this many percent: a handful of tokens a small model learns to compare (BinLLM's
 # finding: collaborative signal reaches an LLM best as short discrete text).
 RATE_STEP_PERCENT = 5
@@ -76,6 +77,11 @@ def item_rate_line(rate: float) -> str:
     return ITEM_RATE_PREFIX + rate_text(rate)
 
 
+def similar_rate_line(rate: float) -> str:
+    """The member's own positive rate on items like the candidate, after the candidate's rate."""
+    return SIMILAR_RATE_PREFIX + rate_text(rate)
+
+
 def question_line(question: str) -> str:
     return f"\n{question}{ANSWER_CUE}"
 
@@ -95,7 +101,10 @@ def prefix_text(
     return instruction_line(instruction) + profile_line(profile) + rate + HISTORY_HEADER + body
 
 
-def suffix_text(candidate_text: str, question: str, item_rate: float | None = None) -> str:
-    """The candidate (with its rate, for models that show rates) and the question; the label comes next."""
+def suffix_text(
+    candidate_text: str, question: str, item_rate: float | None = None, similar_rate: float | None = None
+) -> str:
+    """The candidate (with its rates, for models that show them) and the question; the label comes next."""
     rate = item_rate_line(item_rate) if item_rate is not None else ""
+    rate += similar_rate_line(similar_rate) if similar_rate is not None else ""
     return candidate_line(candidate_text) + rate + question_line(question)

@@ -18,19 +18,25 @@ _NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 
 
 def check_rank_request(
-    req: RankRequest, settings: Settings, tasks: Iterable[str], default_task: str, label_rates: bool = False
+    req: RankRequest,
+    settings: Settings,
+    tasks: Iterable[str],
+    default_task: str,
+    label_rates: bool = False,
+    similar_rates: bool = False,
 ) -> None:
     """Raise RequestRejectedError (422) naming every broken field and its limit.
 
-    `label_rates`: the model's card shows rates, so the member and every candidate need one for the task.
+    `label_rates`: the model's card shows rates, so the member and every candidate need one for the task;
+    `similar_rates`: every candidate also needs its similar-items rate for the task.
     """
     problems = _candidate_problems(req, settings) + _member_problems(req, settings)
     task = req.task if req.task is not None else default_task  # "" names no task: refused, not defaulted
     known = list(tasks)
     if task not in known:
         problems.append(ErrorDetail(field="task", message=f"unknown task; known tasks: {', '.join(known)}"))
-    elif label_rates:
-        problems += _label_rate_problems(req, task)
+    else:
+        problems += _rate_problems(req, task, label_rates, similar_rates)
     if problems:
         raise RequestRejectedError(422, "invalid_request", "request exceeds a limit or is inconsistent", problems)
 
@@ -83,13 +89,20 @@ def _member_problems(req: RankRequest, settings: Settings) -> list[ErrorDetail]:
     return problems
 
 
-def _label_rate_problems(req: RankRequest, task: str) -> list[ErrorDetail]:
-    """Each missing `label_rates[task]` of the member and the candidates, named (the model's card needs them)."""
-    message = f"this model's card has prompt.label_rates: a rate in [0, 1] for task {task!r} is required"
-    owners = [("member", req.member.label_rates)]
-    owners += [(f"candidates[{i}]", c.label_rates) for i, c in enumerate(req.candidates)]
+def _rate_problems(req: RankRequest, task: str, label_rates: bool, similar_rates: bool) -> list[ErrorDetail]:
+    """Each missing rate for the task that the model's card shows, named: `label_rates` of the member and the
+    candidates, `similar_rates` of the candidates."""
+    owners: list[tuple[str, str, dict[str, float] | None]] = []
+    if label_rates:
+        owners.append(("member", "label_rates", req.member.label_rates))
+        owners += [(f"candidates[{i}]", "label_rates", c.label_rates) for i, c in enumerate(req.candidates)]
+    if similar_rates:
+        owners += [(f"candidates[{i}]", "similar_rates", c.similar_rates) for i, c in enumerate(req.candidates)]
     return [
-        ErrorDetail(field=f"{where}.label_rates.{task}", message=message)
-        for where, rates in owners
+        ErrorDetail(
+            field=f"{where}.{kind}.{task}",
+            message=f"this model's card has prompt.{kind}: a rate in [0, 1] for task {task!r} is required",
+        )
+        for where, kind, rates in owners
         if rates is None or task not in rates
     ]

@@ -75,6 +75,11 @@ class CandidateIn(BaseModel):
         description="Task -> the item's positive rate among members in [0, 1]; required by models whose card "
         "has prompt.label_rates.",
     )
+    similar_rates: LabelRates | None = Field(
+        None,
+        description="Task -> the member's positive rate on items similar to this one in [0, 1]; required by "
+        "models whose card has prompt.similar_rates (the card's input.similar_rates says how to compute it).",
+    )
 
 
 class RankRequest(BaseModel):

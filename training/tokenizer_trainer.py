@@ -24,7 +24,7 @@ class TokenizerConfig:
     min_frequency: int = 2
 
 
-def corpus(split: ChronologicalSplit, label_rates: bool = False) -> Iterator[str]:
+def corpus(split: ChronologicalSplit, label_rates: bool = False, similar_rates: bool = False) -> Iterator[str]:
     """Everything a prompt can contain: item texts, train-period history lines and profiles, task text.
 
     With `label_rates`, every rate line, often enough that each shown rate (` 70%`) becomes one token: a small
@@ -46,11 +46,20 @@ def corpus(split: ChronologicalSplit, label_rates: bool = False) -> Iterator[str
             text = head + tpl.question_line(task.question).lstrip("\n") + label + "\n"
             yield from (text for _ in range(LABEL_REPEATS))
     if label_rates:
-        lines = [tpl.member_rate_line(r) + tpl.item_rate_line(r) for r in tpl.shown_rates()]
+        lines = [
+            tpl.member_rate_line(r) + tpl.item_rate_line(r) + (tpl.similar_rate_line(r) if similar_rates else "")
+            for r in tpl.shown_rates()
+        ]
         yield from (line for _ in range(LABEL_REPEATS // 4) for line in lines)
 
 
-def train_tokenizer(split: ChronologicalSplit, config: TokenizerConfig, out_dir: str | Path, label_rates: bool = False):
+def train_tokenizer(
+    split: ChronologicalSplit,
+    config: TokenizerConfig,
+    out_dir: str | Path,
+    label_rates: bool = False,
+    similar_rates: bool = False,
+):
     """Train, check the label tokens are single tokens, save_pretrained to out_dir; returns the HF tokenizer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -65,7 +74,7 @@ def train_tokenizer(split: ChronologicalSplit, config: TokenizerConfig, out_dir:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(corpus(split, label_rates), trainer=trainer)
+    tok.train_from_iterator(corpus(split, label_rates, similar_rates), trainer=trainer)
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD)
     ensure_single_token_labels(hf, split.data.spec.tasks)
     hf.save_pretrained(str(out_dir))

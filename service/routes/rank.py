@@ -35,7 +35,7 @@ def to_domain(req: RankRequest) -> tuple[Member, list[Candidate]]:
     """Pydantic bodies -> ranking's plain dataclasses."""
     history = tuple(Interaction(h.item, h.action, h.timestamp) for h in req.member.history)
     member = Member(req.member.id, req.member.profile, history, req.member.label_rates)
-    return member, [Candidate(c.id, c.text, c.metadata, c.label_rates) for c in req.candidates]
+    return member, [Candidate(c.id, c.text, c.metadata, c.label_rates, c.similar_rates) for c in req.candidates]
 
 
 def to_response(
@@ -78,7 +78,10 @@ async def score_ranking(req: RankRequest, state: ServiceState, gateway: Gateway,
     served, variant = gateway.pick(req.model, req.member.id)
     ranker = served.ranker
     try:
-        check_rank_request(req, state.settings, ranker.tasks, ranker.default_task, ranker.card.prompt.label_rates)
+        prompt = ranker.card.prompt
+        check_rank_request(
+            req, state.settings, ranker.tasks, ranker.default_task, prompt.label_rates, prompt.similar_rates
+        )
     except RequestRejectedError as exc:  # a refused request still counts against its variant's errors
         state.variant_metrics.requests.labels(served.name, variant, exc.code).inc()
         raise

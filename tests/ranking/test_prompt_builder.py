@@ -136,3 +136,22 @@ def test_a_label_rates_prompt_equals_the_rendered_text_and_needs_the_task_rate()
     assert plain.prefix_ids != prompt.prefix_ids and plain.suffix_ids != prompt.suffix_ids
     with pytest.raises(ValueError, match="candidate m1 needs label_rates\\['love'\\]"):
         builder.build(Member("u1", None, history, {"love": 0.5}), [Candidate("m1", "x", label_rates={})], TASKS["love"])
+
+
+def test_a_similar_rates_prompt_adds_its_line_after_the_item_rate_and_needs_it() -> None:
+    from ranking import prompt_template as tpl
+
+    tok = make_tokenizer()
+    builder = PromptBuilder(tok, PromptConfig(max_prefix_len=512, label_rates=True, similar_rates=True))
+    task = TASKS["like"]
+    history = (Interaction("Heat (1995) | Action|Crime|Thriller", "rated 4.5", 1),)
+    member = Member("u1", None, history, {"like": 0.31})
+    cand = Candidate("m1", "Casino (1995) | Crime|Drama", label_rates={"like": 0.88}, similar_rates={"like": 0.12})
+    suffix = builder.build(member, [cand], task).suffix_ids[0]
+    text = tpl.suffix_text(cand.text, task.question, 0.88, 0.12)
+    assert list(suffix) == tok.encode(text, add_special_tokens=False)
+    assert text.index("members: 90%") < text.index("similar items: 10%") < text.index(task.question)
+    with pytest.raises(
+        ValueError, match=r"this model shows similar_rates: the candidate m1 needs similar_rates\['like'\]"
+    ):
+        builder.build(member, [Candidate("m1", "x", label_rates={"like": 0.5})], task)

@@ -19,6 +19,7 @@ from ranking.member import Candidate, Interaction, Member
 from ranking.prompt_builder import PromptBuilder, PromptConfig, TextEncoder
 from training.data.dataset import Dataset, Event
 from training.data.label_rates import LabelRates
+from training.data.similar_rates import SimilarItemRates
 from training.data.split import ChronologicalSplit, MemberPeriods
 
 
@@ -73,9 +74,34 @@ def candidate(
     return Candidate(event.item_id, data.items[event.item_id].text, metadata, item_rates)
 
 
+def candidates_at(
+    data: Dataset,
+    periods: MemberPeriods,
+    index: int,
+    targets: Sequence[Event],
+    rates: LabelRates | None = None,
+    similar: SimilarItemRates | None = None,
+    with_labels: bool = False,
+) -> list[Candidate]:
+    """`targets` as candidates of the member as of interaction `index`: with `rates`, each item's label rates, and
+    with `similar` too, the member's rate on similar items (from all of the member's interactions before it)."""
+    cutoff = cutoff_time(periods, index)
+    cands = [candidate(data, e, with_labels, rates, cutoff) for e in targets]
+    if similar is None or rates is None:
+        return cands
+    history = periods.events[:index]
+    shown = similar.rates(history, [e.item_id for e in targets], cutoff, rates.member(history, cutoff))
+    return [replace(c, similar_rates=s) for c, s in zip(cands, shown, strict=True)]
+
+
 def label_rates_for(split: ChronologicalSplit) -> LabelRates:
     """Rates from the train period only, so no val or test label reaches any prompt (see label_rates.py)."""
     return LabelRates(split.period_events("train"), [t.name for t in split.data.spec.tasks])
+
+
+def similar_rates_for(split: ChronologicalSplit) -> SimilarItemRates:
+    """Similar-items rates from the train period only, like the label rates (see similar_rates.py)."""
+    return SimilarItemRates(split.period_events("train"), [t.name for t in split.data.spec.tasks])
 
 
 class ExampleBuilder:
@@ -94,6 +120,7 @@ class ExampleBuilder:
         self.data = split.data
         self.builder = PromptBuilder(tokenizer, prompt_config)
         self.rates = label_rates_for(split) if prompt_config.label_rates else None
+        self.similar = similar_rates_for(split) if prompt_config.similar_rates else None
         self.tasks = [self.data.spec.task(t) for t in tasks]
         self.group_size = group_size
         self.min_history = min_history
@@ -155,8 +182,7 @@ class ExampleBuilder:
         """The member as of interaction `index` and the `targets` as candidates, rates as of that time."""
         task = self.data.spec.task(task_name)
         member = self.member_for_index(periods, index)
-        cutoff = cutoff_time(periods, index)
-        cands = [candidate(self.data, e, rates=self.rates, cutoff=cutoff) for e in targets]
+        cands = candidates_at(self.data, periods, index, targets, self.rates, self.similar)
         prompt = self.builder.build(member, cands, task)
         return RankGroup(
             member_id=member.id,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from training.data.example_builder import candidate, cutoff_time, label_rates_for, member_at
+from training.data.example_builder import candidates_at, label_rates_for, member_at, similar_rates_for
+from training.data.similar_rates import SimilarItemRates
 from training.data.split import ChronologicalSplit
 
 
@@ -25,19 +26,20 @@ def rank_request(
 
     The candidates are the member's own (hidden) test-period items, so the response can be checked against what
     really happened; their labels are in each candidate's metadata for that purpose, which the service hands back
-    untouched and never shows the model. Member and candidates carry their label rates for every task (computed
-    from train-period interactions before the test period, as in evaluation); models without
-    `prompt.label_rates` ignore them.
+    untouched and never shows the model. Member and candidates carry their label rates for every task, and the
+    candidates their similar-items rates (computed from train-period interactions before the test period, as in
+    evaluation; similar-items rates only where the dataset fits their table); models without `prompt.label_rates`
+    or `prompt.similar_rates` ignore them.
     """
     if member_id not in split.members:
         known = list(split.members)
         raise KeyError(f"no member {member_id!r} in the dataset; e.g. {known[:3]} ({len(known)} members)")
     periods = split.members[member_id]
     rates = label_rates_for(split)
+    similar = similar_rates_for(split) if SimilarItemRates.fits(split.period_events("train")) else None
     member = member_at(split.data, periods, periods.test_start, max_history=max_history, rates=rates)
-    cutoff = cutoff_time(periods, periods.test_start)
     tests = periods.test[:num_candidates]
-    cands = [candidate(split.data, e, with_labels=True, rates=rates, cutoff=cutoff) for e in tests]
+    cands = candidates_at(split.data, periods, periods.test_start, tests, rates, similar, with_labels=True)
     return {
         "member": {
             "id": member.id,
@@ -46,7 +48,14 @@ def rank_request(
             "label_rates": _plain(member.label_rates),
         },
         "candidates": [
-            {"id": c.id, "text": c.text, "metadata": c.metadata, "label_rates": _plain(c.label_rates)} for c in cands
+            {
+                "id": c.id,
+                "text": c.text,
+                "metadata": c.metadata,
+                "label_rates": _plain(c.label_rates),
+                **({"similar_rates": _plain(c.similar_rates)} if c.similar_rates is not None else {}),
+            }
+            for c in cands
         ],
         "task": task,
         "top_n": top_n or len(cands),

@@ -7,6 +7,7 @@ and a model that fails to load or score is recorded with its error instead of lo
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from ranking.card import ModelCard
 from training.checkpoint_writer import write_json
 from training.data.example_builder import ExampleBuilder, RankGroup, label_rates_for
+from training.data.similar_rates import SimilarItemRates
 from training.data.split import ChronologicalSplit
 from training.evaluation.baselines import BiasBaseline, PopularityBaseline
 from training.evaluation.bias_as_of_cutoff import BiasAsOfCutoff
@@ -24,8 +26,11 @@ from training.evaluation.matrix_factorisation import (
     tune_matrix_factorisation,
 )
 from training.evaluation.rate_baseline import RateBaseline
+from training.evaluation.similar_items_baseline import BiasPlusSimilarItems
 
 Progress = Callable[[str, dict[str, Any]], None]
+
+log = logging.getLogger(__name__)
 
 
 def eval_groups(
@@ -90,12 +95,13 @@ def baseline_results(
 ) -> dict[str, dict[str, Any]]:
     """Popularity, user+item bias and matrix factorisation (one per task), fitted on the whole train period (the
     MF's rank and regularisation chosen on the val period), and two that see no interaction from at or after a
-    member's cutoff (`past_only`, like a model's prompt): user+item rates and the user+item bias model fitted on
-    the past of each cutoff; all scored on the period."""
+    member's cutoff (`past_only`, like a model's prompt): user+item rates, the user+item bias model fitted on the
+    past of each cutoff, and that model plus the member's rate on similar items; all scored on the period."""
     train = split.period_events("train")
     popularity = PopularityBaseline(train)
     factorisations, tuning = matrix_factorisations(split, tasks)
     rates = label_rates_for(split)  # built once, shared by every task's rates baseline
+    biases = {t: BiasAsOfCutoff(split, period, t) for t in tasks}
     per_baseline = {
         popularity.name: ({t: score_baseline(popularity, split, period, t) for t in tasks}, "rank_score"),
         BiasBaseline.name: (
@@ -110,12 +116,20 @@ def baseline_results(
             {t: score_baseline(RateBaseline(split, period, t, rates), split, period, t) for t in tasks},
             "probability",
         ),
-        BiasAsOfCutoff.name: (
-            {t: score_baseline(BiasAsOfCutoff(split, period, t), split, period, t) for t in tasks},
-            "probability",
-        ),
+        BiasAsOfCutoff.name: ({t: score_baseline(biases[t], split, period, t) for t in tasks}, "probability"),
     }
-    past_only = {RateBaseline.name, BiasAsOfCutoff.name}
+    if SimilarItemRates.fits(train):  # a dense items x members table: skipped (and said) where it is too large
+        similar = SimilarItemRates(train, [t.name for t in split.data.spec.tasks])
+        per_baseline[BiasPlusSimilarItems.name] = (
+            {
+                t: score_baseline(BiasPlusSimilarItems(split, period, t, biases[t], rates, similar), split, period, t)
+                for t in tasks
+            },
+            "rank_score",
+        )
+    else:
+        log.info("baseline %r skipped: the items x members table exceeds its memory limit", BiasPlusSimilarItems.name)
+    past_only = {RateBaseline.name, BiasAsOfCutoff.name, BiasPlusSimilarItems.name}
     results = {}
     for name, (per_task, kind) in per_baseline.items():
         results[name] = {**summarise(per_task, kind), "kind": "baseline", "num_parameters": None}

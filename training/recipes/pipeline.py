@@ -21,6 +21,8 @@ from training.checkpoint_writer import MANIFEST_FILE, load_model, save_checkpoin
 from training.data.dataset_reader import load_dataset
 from training.data.example_builder import ExampleBuilder
 from training.data.label_rates import contract_text, with_label_rates
+from training.data.similar_rates import contract_text as similar_contract_text
+from training.data.similar_rates import with_similar_rates
 from training.data.split import ChronologicalSplit
 from training.distributed import DistributedContext
 from training.evaluation.evaluation_table import evaluate_table
@@ -133,7 +135,13 @@ class Pipeline:
             tokenizer.save_pretrained(str(stage_dir))
             write_json(stage_dir / "source.json", {"from_checkpoint": source})
         else:
-            tokenizer = train_tokenizer(self.split, self.config.tokenizer, stage_dir, self.config.prompt.label_rates)
+            tokenizer = train_tokenizer(
+                self.split,
+                self.config.tokenizer,
+                stage_dir,
+                self.config.prompt.label_rates,
+                self.config.prompt.similar_rates,
+            )
         check_labels(tokenizer, self.data.spec.tasks, len(tokenizer), f"tokenizer of {source or 'the run'}")
 
     def tokenizer(self) -> Any:
@@ -221,15 +229,20 @@ class Pipeline:
             save_checkpoint(model.to("cpu"), tokenizer, stage_dir / "model", card, manifest)
 
     def input_contract(self) -> InputContract:
-        """The dataset's contract, plus how to compute label rates when the model shows them."""
+        """The dataset's contract, plus how to compute label (and similar-items) rates when the model shows them."""
         contract = self.data.spec.input_contract
         if not self.config.prompt.label_rates:
             return contract
         rates = self.examples().rates  # the ones the run's prompts were built with, computed once
         assert rates is not None  # the builder has them whenever prompt.label_rates is on
         prior = rates.prior
-        return dataclasses.replace(
+        contract = dataclasses.replace(
             contract, label_rates=contract_text(prior), example=with_label_rates(contract.example, prior)
+        )
+        if not self.config.prompt.similar_rates:
+            return contract
+        return dataclasses.replace(
+            contract, similar_rates=similar_contract_text(), example=with_similar_rates(contract.example)
         )
 
     def train_config(self, model_stage: ModelStage) -> TrainConfig:

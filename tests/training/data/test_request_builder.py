@@ -16,13 +16,16 @@ from training.data.request_builder import rank_request
 CONFIG = PromptConfig(max_prefix_len=160, max_profile_len=48, max_item_len=32, max_candidate_len=40)
 
 
-@pytest.mark.parametrize("label_rates", [False, True])
-def test_request_prompt_equals_evaluation_prompt(split, tokenizer, label_rates: bool) -> None:
-    config = dataclasses.replace(CONFIG, label_rates=label_rates)
+@pytest.mark.parametrize(("label_rates", "similar_rates"), [(False, False), (True, False), (True, True)])
+def test_request_prompt_equals_evaluation_prompt(split, tokenizer, label_rates: bool, similar_rates: bool) -> None:
+    config = dataclasses.replace(CONFIG, label_rates=label_rates, similar_rates=similar_rates)
     body = json.loads(json.dumps(rank_request(split, "6", "love", num_candidates=50, max_history=200)))
     sent = body["member"]
     member = Member(sent["id"], sent["profile"], tuple(Interaction(**h) for h in sent["history"]), sent["label_rates"])
-    cands = [Candidate(c["id"], c["text"], c["metadata"], c["label_rates"]) for c in body["candidates"]]
+    cands = [
+        Candidate(c["id"], c["text"], c["metadata"], c["label_rates"], c["similar_rates"]) for c in body["candidates"]
+    ]
+    assert all(set(c["similar_rates"]) == {"like", "love"} for c in body["candidates"])
     assert set(sent["label_rates"]) == {"like", "love"} and all(0 < r < 1 for r in sent["label_rates"].values())
     served = PromptBuilder(tokenizer, config).build(member, cands, TASKS[body["task"]])
     groups = [

@@ -77,6 +77,32 @@ def test_a_label_rates_run_writes_the_rates_contract_into_its_cards(dataset, tmp
     assert contract.example["member"]["label_rates"] == {task: round(rate, 2) for task, rate in prior.items()}
     plain = Pipeline(tiny, tmp_path / "plain", tmp_path / "data")
     assert plain.input_contract().label_rates is None
+    assert contract.similar_rates is None and "similar_rates" not in contract.example["candidates"][0]
+
+
+def test_a_similar_rates_run_trains_and_writes_the_contract_into_its_card(dataset, tmp_path: Path) -> None:
+    """With similar-items rates the tokenizer learns their line, the card says how to compute them, its example
+    carries them, and a trained checkpoint's card keeps the setting."""
+    from ranking.card import ModelCard
+    from ranking.prompt_template import similar_rate_line
+    from training.recipes.pipeline import TEACHER
+
+    config = load_config("tiny", ["prompt.label_rates=true", "prompt.similar_rates=true", "teacher_train.steps=2"])
+    dataset.save(tmp_path / "data")
+    pipeline = Pipeline(config, tmp_path / "run", tmp_path / "data")
+    pipeline.stage("tokenizer", pipeline.prepare_tokenizer)
+    contract = pipeline.input_contract()
+    assert contract.similar_rates is not None and "sqrt" in contract.similar_rates
+    member_rates = contract.example["member"]["label_rates"]
+    assert all(c["similar_rates"] == member_rates for c in contract.example["candidates"])
+    line = similar_rate_line(0.55).lstrip("\n")
+    rates_only = Pipeline(load_config("tiny", ["prompt.label_rates=true"]), tmp_path / "other", tmp_path / "data")
+    rates_only.stage("tokenizer", rates_only.prepare_tokenizer)
+    learnt, unlearnt = (len(p.tokenizer().encode(line, add_special_tokens=False)) for p in (pipeline, rates_only))
+    assert learnt < unlearnt  # the tokenizer saw the line
+    pipeline.train_stage(TEACHER)
+    card = ModelCard.load(tmp_path / "run" / TEACHER.name / "model")
+    assert card.prompt.similar_rates is True and card.input_contract.similar_rates == contract.similar_rates
 
 
 def test_the_sft_student_trains_on_its_own_schedule(dataset, tmp_path: Path) -> None:
