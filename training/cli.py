@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 
 from training.data.data_cli import register_data
+from training.evaluation.compare_cli import register_compare
 from training.evaluation.evaluate_cli import register_evaluate
 from training.recipes.compress_cli import add_tables_parser
 from training.recipes.train_cli import register_train, run_pipeline
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `train` (with its stages), `evaluate` and `data` to the slmrank CLI."""
+    """Add `train` (with its stages), `evaluate`, `compare` and `data` to the slmrank CLI."""
     train = subparsers.add_parser(
         "train",
         help="train the tokenizer, teacher and students on a dataset folder (resumable)",
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pipe.set_defaults(handler=_run_pipeline)
     add_tables_parser(stages, "compress", alias_of="slmrank compress tables")
     register_evaluate(subparsers)
+    register_compare(subparsers)
     register_data(subparsers)
 
 

@@ -22,8 +22,9 @@ def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         description="Scores the test (or val) period of a dataset folder (the last 20%% of each member's "
         "interactions) with each --model checkpoint (its own tokenizer and slmrank.json budgets; dense, pruned "
         "or quantized) and the popularity, user+item bias and matrix factorisation baselines fitted on the train "
-        "period (the factorisation's rank and penalty chosen on the val period), the user+item rates and the "
-        "user+item bias model as of each member's cutoff (nothing from at or after it, like a prompt), and says "
+        "period (the factorisation's rank and penalty chosen on the val period), the user+item rates, the "
+        "user+item bias model and that model plus similar items, each as of each member's cutoff (nothing from "
+        "at or after it, like a prompt), and says "
         "how many history items each model's prompts show. Each result is "
         "kept as soon as it is finished; a model that fails is reported and the others still run.",
     )
