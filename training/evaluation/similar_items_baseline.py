@@ -9,7 +9,7 @@ similar items, the personal signal the bias model lacks.
 
 from __future__ import annotations
 
-from training.data.example_builder import cutoff_time, label_rates_for
+from training.data.example_builder import cutoff_time, label_rates_for, similar_rates_for
 from training.data.label_rates import LabelRates
 from training.data.similar_rates import SimilarItemRates
 from training.data.split import ChronologicalSplit
@@ -34,8 +34,7 @@ class BiasPlusSimilarItems:
         """`bias`, `rates`, `similar`: the ones the caller already has (built here otherwise)."""
         self.bias = bias if bias is not None else BiasAsOfCutoff(split, period, task)
         rates = rates if rates is not None else label_rates_for(split)
-        tasks = [t.name for t in split.data.spec.tasks]
-        similar = similar if similar is not None else SimilarItemRates(split.period_events("train"), tasks)
+        similar = similar if similar is not None else similar_rates_for(split)
         self._deviation: dict[tuple[str, str], float] = {}
         for member_id, periods in split.members.items():
             index = periods.period_start(period)
