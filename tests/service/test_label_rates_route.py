@@ -42,6 +42,31 @@ def with_rates(body: dict, task: str = "like") -> dict:
     return body
 
 
+def plain_scores(
+    model_dir: Path, body: dict, item_rates: list[float], similar_rates: list[float] | None = None
+) -> dict[str, float]:
+    """P(yes) per candidate id from plain transformers on the text the template renders (rates as given)."""
+    task = TASKS["like"]
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    member = body["member"]
+    history = sorted(member["history"], key=lambda h: h["timestamp"])
+    prefix = tpl.prefix_text(
+        task.instruction, member["profile"], [(h["action"], h["item"]) for h in history], MEMBER_RATE
+    )
+    encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+    label_ids = [encode(task.positive_label)[0], encode(task.negative_label)[0]]
+    similar = similar_rates or [None] * len(item_rates)
+    scores = {}
+    for cand, rate, similar_rate in zip(body["candidates"], item_rates, similar, strict=True):
+        suffix = tpl.suffix_text(cand["text"], task.question, rate, similar_rate)
+        # Prefix and suffix are tokenized apart, as the builder does, so the token ids are the same.
+        ids = [tokenizer.bos_token_id, *encode(prefix), *encode(suffix)]
+        ((yes, no),) = plain_label_logprobs(model, [ids], label_ids)
+        scores[cand["id"]] = plain_probability(yes, no)
+    return scores
+
+
 def test_missing_rates_are_refused_naming_each_field(rates_client: TestClient) -> None:
     body = with_rates(rank_body(k=3))
     del body["member"]["label_rates"]
@@ -66,21 +91,7 @@ def test_scores_equal_plain_transformers_on_the_rendered_text(rates_client: Test
     resp = rates_client.post("/rank", json=body)
     assert resp.status_code == 200, resp.text
     got = {r["id"]: r["score"] for r in resp.json()["ranked"]}
-    task = TASKS["like"]
-    tokenizer = AutoTokenizer.from_pretrained(rates_model)
-    model = AutoModelForCausalLM.from_pretrained(rates_model).eval()
-    member = body["member"]
-    history = sorted(member["history"], key=lambda h: h["timestamp"])
-    prefix = tpl.prefix_text(
-        task.instruction, member["profile"], [(h["action"], h["item"]) for h in history], MEMBER_RATE
-    )
-    encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
-    label_ids = [encode(task.positive_label)[0], encode(task.negative_label)[0]]
-    for cand, rate in zip(body["candidates"], ITEM_RATES, strict=True):
-        # Prefix and suffix are tokenized apart, as the builder does, so the token ids are the same.
-        ids = [tokenizer.bos_token_id, *encode(prefix), *encode(tpl.suffix_text(cand["text"], task.question, rate))]
-        ((yes, no),) = plain_label_logprobs(model, [ids], label_ids)
-        assert got[cand["id"]] == pytest.approx(plain_probability(yes, no), abs=1e-5)
+    assert got == pytest.approx(plain_scores(rates_model, body, ITEM_RATES), abs=1e-5)
     # The rates reach the model: other rates give other scores.
     moved = with_rates(rank_body(k=3))
     for cand in moved["candidates"]:

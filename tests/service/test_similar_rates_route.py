@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ranking import prompt_template as tpl
 from ranking.card import ModelCard
 from ranking.prompt_builder import PromptConfig
 from service.app import create_app
-from tests.reference.plain_scorer import plain_label_logprobs, plain_probability
 from tests.service.conftest import make_settings, rank_body
-from tests.service.test_label_rates_route import ITEM_RATES, MEMBER_RATE, with_rates
+from tests.service.test_label_rates_route import ITEM_RATES, plain_scores, with_rates
 from tests.tiny_checkpoint import TASKS, make_tiny_checkpoint
 
 SIMILAR_RATES = [0.85, 0.2, 0.55]
@@ -58,22 +56,10 @@ def test_scores_equal_plain_transformers_on_the_rendered_text(similar_client: Te
     resp = similar_client.post("/rank", json=body)
     assert resp.status_code == 200, resp.text
     got = {r["id"]: r["score"] for r in resp.json()["ranked"]}
-    task = TASKS["like"]
-    tokenizer = AutoTokenizer.from_pretrained(similar_model)
-    model = AutoModelForCausalLM.from_pretrained(similar_model).eval()
-    member = body["member"]
-    history = sorted(member["history"], key=lambda h: h["timestamp"])
-    prefix = tpl.prefix_text(
-        task.instruction, member["profile"], [(h["action"], h["item"]) for h in history], MEMBER_RATE
-    )
-    encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
-    label_ids = [encode(task.positive_label)[0], encode(task.negative_label)[0]]
-    for cand, rate, similar in zip(body["candidates"], ITEM_RATES, SIMILAR_RATES, strict=True):
-        suffix = tpl.suffix_text(cand["text"], task.question, rate, similar)
-        assert "\nRate on similar items: " in suffix
-        ids = [tokenizer.bos_token_id, *encode(prefix), *encode(suffix)]
-        ((yes, no),) = plain_label_logprobs(model, [ids], label_ids)
-        assert got[cand["id"]] == pytest.approx(plain_probability(yes, no), abs=1e-5)
+    assert got == pytest.approx(plain_scores(similar_model, body, ITEM_RATES, SIMILAR_RATES), abs=1e-5)
+    # The line is there: without it the plain scores are other scores.
+    assert "\nRate on similar items: 85%" in tpl.suffix_text("x", "q", 0.1, SIMILAR_RATES[0])
+    assert got != pytest.approx(plain_scores(similar_model, body, ITEM_RATES), abs=1e-4)
     # The similar rates reach the model: other values give other scores.
     moved = with_similar(rank_body(k=3))
     for cand in moved["candidates"]:
