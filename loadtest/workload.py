@@ -97,7 +97,7 @@ class WorkItem:
                     "id": cid,
                     "text": text,
                     "label_rates": {self.task.name: pseudo_rate(cid)},
-                    "similar_rates": {self.task.name: pseudo_rate(f"{self.member.id}/{cid}")},
+                    "similar_rates": {self.task.name: self._similar_rate(cid)},
                 }
                 for cid, text in self.candidates
             ],
@@ -113,11 +113,14 @@ class WorkItem:
             return [prefix + suffix_text(text, self.task) for _, text in self.candidates]
         prefix = prefix_text(self.member.profile, self.member.history, self.task, pseudo_rate(self.member.id))
         return [
-            prefix + suffix_text(text, self.task, pseudo_rate(cid), self._similar(cid)) for cid, text in self.candidates
+            prefix
+            + suffix_text(text, self.task, pseudo_rate(cid), self._similar_rate(cid) if self.similar_rates else None)
+            for cid, text in self.candidates
         ]
 
-    def _similar(self, candidate_id: str) -> float | None:
-        return pseudo_rate(f"{self.member.id}/{candidate_id}") if self.similar_rates else None
+    def _similar_rate(self, candidate_id: str) -> float:
+        """The pseudo similar-items rate of a candidate for this member: always sent, shown where the card says."""
+        return pseudo_rate(f"{self.member.id}/{candidate_id}")
 
 
 class Workload:

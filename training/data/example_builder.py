@@ -99,9 +99,13 @@ def label_rates_for(split: ChronologicalSplit) -> LabelRates:
     return LabelRates(split.period_events("train"), [t.name for t in split.data.spec.tasks])
 
 
-def similar_rates_for(split: ChronologicalSplit) -> SimilarItemRates:
-    """Similar-items rates from the train period only, like the label rates (see similar_rates.py)."""
-    return SimilarItemRates(split.period_events("train"), [t.name for t in split.data.spec.tasks])
+def similar_rates_for(split: ChronologicalSplit, required: bool = True) -> SimilarItemRates | None:
+    """Similar-items rates from the train period only, like the label rates (see similar_rates.py); where the
+    data is too large for their table, None unless `required` (then the one-line SetupError)."""
+    known = split.period_events("train")
+    if not required and not SimilarItemRates.fits(known):
+        return None
+    return SimilarItemRates(known, [t.name for t in split.data.spec.tasks])
 
 
 class ExampleBuilder:

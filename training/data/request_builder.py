@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from training.data.example_builder import candidates_at, label_rates_for, member_at, similar_rates_for
-from training.data.similar_rates import SimilarItemRates
 from training.data.split import ChronologicalSplit
 
 
@@ -36,7 +35,7 @@ def rank_request(
         raise KeyError(f"no member {member_id!r} in the dataset; e.g. {known[:3]} ({len(known)} members)")
     periods = split.members[member_id]
     rates = label_rates_for(split)
-    similar = similar_rates_for(split) if SimilarItemRates.fits(split.period_events("train")) else None
+    similar = similar_rates_for(split, required=False)
     member = member_at(split.data, periods, periods.test_start, max_history=max_history, rates=rates)
     tests = periods.test[:num_candidates]
     cands = candidates_at(split.data, periods, periods.test_start, tests, rates, similar, with_labels=True)

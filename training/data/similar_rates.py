@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from training.data.dataset import Event
+from training.setup_error import SetupError
 
 # Pseudo-weight of the member's own rate: a candidate with one weak neighbour stays near the member's rate.
 SMOOTHING = 1.0
@@ -41,7 +42,7 @@ class SimilarItemRates:
         members = {m: n for n, m in enumerate(dict.fromkeys(e.member_id for e in events))}
         size = _table_bytes(len(self.items), len(members))
         if size > MAX_TABLE_BYTES:
-            raise ValueError(
+            raise SetupError(
                 f"similar-items rates: {len(self.items)} items x {len(members)} members need a "
                 f"{size / 1024**3:.1f} GiB table (limit {MAX_TABLE_BYTES / 1024**3:.1f} GiB)"
             )

@@ -15,7 +15,6 @@ from typing import Any
 from ranking.card import ModelCard
 from training.checkpoint_writer import write_json
 from training.data.example_builder import ExampleBuilder, RankGroup, label_rates_for, similar_rates_for
-from training.data.similar_rates import SimilarItemRates
 from training.data.split import ChronologicalSplit
 from training.evaluation.baselines import BiasBaseline, PopularityBaseline
 from training.evaluation.bias_as_of_cutoff import BiasAsOfCutoff
@@ -118,8 +117,8 @@ def baseline_results(
         ),
         BiasAsOfCutoff.name: ({t: score_baseline(biases[t], split, period, t) for t in tasks}, "probability"),
     }
-    if SimilarItemRates.fits(train):  # a dense items x members table: skipped (and said) where it is too large
-        similar = similar_rates_for(split)
+    similar = similar_rates_for(split, required=False)  # a dense items x members table
+    if similar is not None:
         per_baseline[BiasPlusSimilarItems.name] = (
             {
                 t: score_baseline(BiasPlusSimilarItems(split, period, t, biases[t], rates, similar), split, period, t)

@@ -35,6 +35,7 @@ class BiasPlusSimilarItems:
         self.bias = bias if bias is not None else BiasAsOfCutoff(split, period, task)
         rates = rates if rates is not None else label_rates_for(split)
         similar = similar if similar is not None else similar_rates_for(split)
+        assert similar is not None  # required: too large a table raises
         self._deviation: dict[tuple[str, str], float] = {}
         for member_id, periods in split.members.items():
             index = periods.period_start(period)

@@ -13,9 +13,10 @@ from tests.training.jobs_dataset import write_jobs_dataset
 from training.data import similar_rates
 from training.data.dataset import Dataset, Event
 from training.data.dataset_reader import load_dataset
-from training.data.example_builder import cutoff_time, label_rates_for
+from training.data.example_builder import cutoff_time, label_rates_for, similar_rates_for
 from training.data.similar_rates import SMOOTHING, SimilarItemRates
 from training.data.split import ChronologicalSplit
+from training.setup_error import SetupError
 
 TASKS = ["like", "love"]
 
@@ -112,5 +113,6 @@ def test_a_dataset_too_large_for_the_table_is_refused_in_one_line(
 ) -> None:
     monkeypatch.setattr(similar_rates, "MAX_TABLE_BYTES", 1000)
     assert not SimilarItemRates.fits(split.period_events("train"))
-    with pytest.raises(ValueError, match=r"similar-items rates: \d+ items x \d+ members need"):
+    assert similar_rates_for(split, required=False) is None
+    with pytest.raises(SetupError, match=r"similar-items rates: \d+ items x \d+ members need"):
         SimilarItemRates(split.period_events("train"), TASKS)
